@@ -78,6 +78,7 @@ class HybridRetriever:
     def __init__(self, store: ChunkStore | None, bm25_folder: Path | None,
                  embed_model: MiniLMEmbedding, candidates: int) -> None:
         self._fusion = None
+        self._bm25: BM25Retriever | None = None
         if store is None or bm25_folder is None:
             return  # an empty index: every query finds nothing
         vector = VectorStoreIndex.from_vector_store(store, embed_model=embed_model).as_retriever(
@@ -86,6 +87,7 @@ class HybridRetriever:
         bm25 = _MatchingBM25Retriever.from_persist_dir(str(bm25_folder))
         bm25.stemmer = _stemmer()
         bm25.similarity_top_k = min(candidates, len(bm25.corpus))
+        self._bm25 = bm25
         self._fusion = QueryFusionRetriever(
             [vector, bm25],
             mode="reciprocal_rerank",
@@ -94,6 +96,20 @@ class HybridRetriever:
             use_async=False,
             llm=MockLLM(),
         )
+
+    def term_weight(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term over the chunks (BM25's own counts)."""
+        from qa.evidence import idf_weight
+
+        if self._bm25 is None:
+            return 1.0
+        bm25 = self._bm25.bm25
+        documents = int(bm25.scores["num_docs"])
+        token = bm25.vocab_dict.get(term)
+        if token is None:
+            return idf_weight(0, documents)
+        indptr = bm25.scores["indptr"]
+        return idf_weight(int(indptr[token + 1] - indptr[token]), documents)
 
     def retrieve(self, query: str, top_k: int) -> list[Passage]:
         """The ``top_k`` best passages for ``query``, best first."""

@@ -1,0 +1,282 @@
+"""The answer step: retrieved passages → an answer whose every claim cites a verified quote.
+
+One path for every backend, for ``ask``, chat follow-ups and streaming alike:
+retrieve → rank evidence sentences → decide answerability → (generate) → verify → Answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+from qa.answer import ABSTAIN_TEXT, Answer, Citation
+from qa.backends.base import Message, TextGenerator
+from qa.citations import MARKER, quote_is_verbatim, strip_unsupported_years, unsupported_claims
+from qa.dates import find_dates, format_date, resolved_weekdays
+from qa.embedding import MiniLMEmbedding
+from qa.errors import InvalidQuestionError
+from qa.evidence import (
+    Evidence,
+    QuestionProfile,
+    candidate_sentences,
+    content_terms,
+    is_answerable,
+    profile_question,
+    rank_evidence,
+)
+from qa.resources import load_prompt
+from qa.retrieval import HybridRetriever, Passage
+from qa.sentences import sentence_spans
+from qa.settings import Settings
+
+__all__ = ["Answerer", "Turn", "validate_question"]
+
+_FOLLOW_UP = re.compile(
+    r"\b(they|them|their|theirs|it|its|there|he|she|him|his|her|those|these|that|this|"
+    r"the same|then)\b", re.IGNORECASE)
+_ABSTAINS = re.compile(
+    r"(don'?t|do not|does not|doesn'?t) (say|mention|contain|state|specify|provide)|"
+    r"no information|not (mentioned|provided|stated|specified|available)|"
+    r"can(no|')t (answer|be determined|determine)|unable to", re.IGNORECASE)
+_SECOND_SENTENCE_RATIO = 0.92
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange of a chat: the question asked and the answer given."""
+
+    question: str
+    answer: Answer
+
+
+@dataclass
+class _Context:
+    """What retrieval found for a question, and whether it holds an answer."""
+
+    question: str
+    profile: QuestionProfile
+    passages: list[Passage]
+    evidence: list[Evidence]
+    answerable: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def validate_question(question: object, max_chars: int) -> str:
+    """The question stripped, or InvalidQuestionError when it is not a usable question."""
+    if not isinstance(question, str):
+        raise InvalidQuestionError(f"the question must be text, not {type(question).__name__}")
+    stripped = question.strip()
+    if not stripped:
+        raise InvalidQuestionError("the question is empty; ask something about the articles")
+    if len(stripped) > max_chars:
+        raise InvalidQuestionError(
+            f"the question is {len(stripped):,} characters long; the limit is {max_chars:,} "
+            "(QA_MAX_QUESTION_CHARS)"
+        )
+    return stripped
+
+
+class Answerer:
+    """Answers questions from a retriever, with an optional text generator."""
+
+    def __init__(self, settings: Settings, retriever: HybridRetriever,
+                 embed_model: MiniLMEmbedding, generator: TextGenerator | None) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.embed_model = embed_model
+        self.generator = generator
+        self.backend = generator.name if generator else "extractive"
+
+    # --- the one path ----------------------------------------------------------------------
+    def stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
+        """Yield pieces of the answer text as they are produced, then the verified Answer.
+
+        The final Answer's text is authoritative: verification may have repaired what was
+        streamed (``Answer.repaired``).
+        """
+        question = validate_question(question, self.settings.max_question_chars)
+        context = self._context(question, history)
+        if not context.answerable:
+            answer = Answer(question, ABSTAIN_TEXT, [], True, self.backend, notes=context.notes)
+            yield answer.text
+            yield answer
+            return
+        if self.generator is None:
+            answer = self._extractive(context)
+            yield answer.text
+            yield answer
+            return
+        pieces: list[str] = []
+        for piece in self.generator.stream(self._messages(context, history)):
+            pieces.append(piece)
+            yield piece
+        yield self._verified(context, "".join(pieces))
+
+    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        """The verified answer, all at once."""
+        final = None
+        for item in self.stream(question, history):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    # --- retrieval and evidence ------------------------------------------------------------
+    def _context(self, question: str, history: Sequence[Turn]) -> _Context:
+        profile = profile_question(question)
+        query = question
+        notes: list[str] = []
+        recent = [turn.question for turn in history[-self.settings.history_turns:]] \
+            if self.settings.history_turns else []
+        if recent and (_FOLLOW_UP.search(question) or len(profile.terms) <= 1):
+            query = f"{recent[-1]} {question}"
+            extra = tuple(t for t in content_terms(recent[-1]) if t not in profile.terms)
+            profile = QuestionProfile(question, profile.answer_type, profile.terms + extra)
+            notes.append(f"follow-up: searched for {query!r}")
+        passages = self.retriever.retrieve(query, self.settings.top_k)
+        candidates = candidate_sentences(passages)
+        embed_query = QuestionProfile(query, profile.answer_type, profile.terms)
+        evidence = rank_evidence(embed_query, candidates, self.retriever.term_weight,
+                                 self.embed_model.embed)
+        answerable = is_answerable(profile, evidence[0] if evidence else None)
+        return _Context(question, profile, passages, evidence, answerable, notes)
+
+    # --- extractive ------------------------------------------------------------------------
+    def _extractive(self, context: _Context, repaired: bool = False,
+                    notes: Sequence[str] = ()) -> Answer:
+        best = context.evidence[0]
+        chosen = [best]
+        for other in context.evidence[1:]:
+            if other.score < best.score * _SECOND_SENTENCE_RATIO:
+                break
+            if other.passage.article_id != best.passage.article_id and other.type_match:
+                chosen.append(other)
+                break
+        citations = [_citation(n, e) for n, e in enumerate(chosen, start=1)]
+        parts = [f"{_with_resolved_weekdays(e)} [{n}]" for n, e in enumerate(chosen, start=1)]
+        lead = _lead(context, best)
+        text = (f"{lead} — " if lead else "") + " ".join(parts)
+        return Answer(context.question, text, citations, False, "extractive", repaired,
+                      list(context.notes) + list(notes))
+
+    # --- generative ------------------------------------------------------------------------
+    def _messages(self, context: _Context, history: Sequence[Turn]) -> list[Message]:
+        prompts = self.settings.prompts_dir
+        passage_template = load_prompt(prompts, "passage")
+        shown = "\n".join(
+            passage_template.format(
+                number=n, title=p.title,
+                published=p.published.isoformat() if p.published else "unknown",
+                text=_annotate_weekdays(p.text, p),
+            ).strip()
+            for n, p in enumerate(context.passages, start=1)
+        )
+        messages: list[Message] = [{"role": "system", "content": load_prompt(prompts, "answer_system").strip()}]
+        for turn in history[-self.settings.history_turns:] if self.settings.history_turns else []:
+            messages.append({"role": "user", "content": turn.question})
+            messages.append({"role": "assistant", "content": MARKER.sub("", turn.answer.text)})
+        messages.append({"role": "user", "content": load_prompt(prompts, "answer_user").format(
+            passages=shown, question=context.question).strip()})
+        return messages
+
+    def _verified(self, context: _Context, generated: str) -> Answer:
+        """Check a generated answer; repair it, or fall back to the extractive answer."""
+        generated = generated.strip()
+        if not generated or _ABSTAINS.search(generated):
+            return self._extractive(context, repaired=True,
+                                    notes=["the model did not answer; extractive answer given"])
+        kept: list[tuple[str, list[int]]] = []
+        repaired = False
+        for start, end in sentence_spans(generated):
+            sentence = generated[start:end].strip()
+            cited = sorted({int(n) for n in MARKER.findall(sentence)
+                            if 1 <= int(n) <= len(context.passages)})
+            bare = MARKER.sub("", sentence).strip()
+            if not content_terms(bare):
+                continue
+            if not cited:
+                cited = _best_passage_for(bare, context.passages)
+                repaired = repaired or bool(cited)
+                if not cited:
+                    repaired = True
+                    continue
+            passages = [context.passages[n - 1] for n in cited]
+            fixed = strip_unsupported_years(bare, passages)
+            repaired = repaired or fixed != bare
+            if unsupported_claims(fixed, passages, context.question):
+                repaired = True
+                continue
+            kept.append((fixed, cited))
+        if not kept:
+            return self._extractive(context, repaired=True,
+                                    notes=["the generated answer was not supported by its passages"])
+        citations: list[Citation] = []
+        marker_of: dict[tuple[int, int], int] = {}
+        parts: list[str] = []
+        for sentence, cited in kept:
+            markers = []
+            for n in cited:
+                quote = _quote_for(sentence, context.passages[n - 1], context.evidence)
+                key = (n, quote.start)
+                if key not in marker_of:
+                    marker_of[key] = len(citations) + 1
+                    citations.append(_citation(marker_of[key], quote))
+                markers.append(marker_of[key])
+            parts.append(sentence + " " + "".join(f"[{m}]" for m in markers))
+        citations = [c for c in citations if quote_is_verbatim(c, context.passages)]
+        return Answer(context.question, " ".join(parts), citations, False, self.backend,
+                      repaired, list(context.notes))
+
+
+def _citation(marker: int, evidence: Evidence) -> Citation:
+    passage = evidence.passage
+    return Citation(marker, passage.article_id, passage.title, passage.published,
+                    evidence.text, evidence.start, evidence.end)
+
+
+def _annotate_weekdays(text: str, passage: Passage) -> str:
+    """"On Monday, ..." → "On Monday (May 1, 2023), ..." for an article of known date."""
+    for weekday in reversed(resolved_weekdays(text, passage.published)):
+        text = (text[:weekday.end] + f" ({format_date(weekday.day, weekday=False)})"
+                + text[weekday.end:])
+    return text
+
+
+def _with_resolved_weekdays(evidence: Evidence) -> str:
+    return _annotate_weekdays(evidence.text, evidence.passage)
+
+
+def _lead(context: _Context, best: Evidence) -> str:
+    """A short answer before the sentence, for date questions: the date the sentence gives."""
+    if context.profile.answer_type != "date":
+        return ""
+    asked = {(m.month, m.day) for m in find_dates(context.question)}
+    for mention in find_dates(best.text):
+        if (mention.month, mention.day) not in asked:
+            return mention.text
+    for weekday in resolved_weekdays(best.text, best.passage.published):
+        if weekday.text.lower() not in context.question.lower():
+            return format_date(weekday.day)
+    return ""
+
+
+def _best_passage_for(sentence: str, passages: Sequence[Passage]) -> list[int]:
+    """The passage sharing most terms with an uncited generated sentence (if it shares half)."""
+    terms = set(content_terms(sentence))
+    if not terms:
+        return []
+    overlaps = [len(terms & set(content_terms(p.text))) for p in passages]
+    best = max(range(len(passages)), key=overlaps.__getitem__, default=None)
+    if best is None or overlaps[best] < max(1, len(terms) // 2):
+        return []
+    return [best + 1]
+
+
+def _quote_for(sentence: str, passage: Passage, evidence: Sequence[Evidence]) -> Evidence:
+    """The sentence of ``passage`` that best supports a generated sentence."""
+    terms = set(content_terms(sentence))
+    in_passage = [e for e in evidence if e.passage.chunk_id == passage.chunk_id]
+    if not in_passage:
+        in_passage = [e for e in candidate_sentences([passage])]
+    return max(in_passage, key=lambda e: (len(terms & set(content_terms(e.text))), e.score))

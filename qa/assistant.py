@@ -1,0 +1,144 @@
+"""``Assistant``: the product. The CLI, the chat UI, the HTTP API and the evals call only this."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from qa.answer import Answer
+from qa.answering import Answerer
+from qa.backends import build_generator
+from qa.chat import Chat
+from qa.corpus import Article, find_article_files, load_articles, read_article
+from qa.embedding import MiniLMEmbedding
+from qa.errors import ArticleError
+from qa.index import ArticleIndex, ArticleRecord, IndexReport, Progress
+from qa.retrieval import HybridRetriever
+from qa.settings import Settings
+
+__all__ = ["Assistant", "IndexResult"]
+
+
+@dataclass
+class IndexResult:
+    """What an indexing call did, and the files it skipped (each with the reason)."""
+
+    report: IndexReport
+    skipped: list[ArticleError] = field(default_factory=list)
+
+
+class Assistant:
+    """Answers questions over the indexed articles, with verified citations.
+
+    ``Assistant()`` uses the settings from the environment; keyword arguments override
+    them (``Assistant(backend="openai", openai_base_url="http://127.0.0.1:8000/v1")``).
+    The first use builds the index of the seed articles.
+    """
+
+    def __init__(self, backend: str | None = None, *, settings: Settings | None = None,
+                 **overrides: Any) -> None:
+        if backend is not None:
+            overrides["backend"] = backend
+        if settings is None:
+            settings = Settings(**overrides)
+        elif overrides:
+            settings = Settings(**{**settings.model_dump(exclude_unset=True), **overrides})
+        self.settings = settings
+        self.embed_model = MiniLMEmbedding(threads=settings.embed_threads,
+                                           embed_batch_size=settings.embed_batch_size)
+        self.index = ArticleIndex(settings.index_dir, self.embed_model, settings.chunk_size,
+                                  settings.chunk_overlap)
+        self._generator = build_generator(settings)
+        if not self.index.exists():
+            self.reindex()
+        else:
+            self._load()
+
+    # --- answering -------------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """The name of the answer backend in use."""
+        return self.settings.backend
+
+    def ask(self, question: str) -> Answer:
+        """Answer one question (no chat history)."""
+        return self._answerer.ask(question)
+
+    def stream(self, question: str) -> Iterator[str | Answer]:
+        """Yield the answer text as it is generated, then the verified Answer."""
+        return self._answerer.stream(question)
+
+    def chat(self) -> Chat:
+        """A new conversation, in which follow-up questions use the earlier turns."""
+        return Chat(self)
+
+    # --- the corpus ------------------------------------------------------------------------
+    def articles(self) -> list[ArticleRecord]:
+        """The indexed articles."""
+        return self.index.articles()
+
+    def add_articles(self, paths: Iterable[str | Path],
+                     progress: Progress | None = None) -> IndexResult:
+        """Add or update articles from files and folders, and index them.
+
+        Files that cannot be read are skipped and reported in ``IndexResult.skipped``; a path
+        that does not exist raises ArticleError. A copy of each article is kept in the data
+        directory, so the index can be rebuilt without the originals.
+        """
+        files = find_article_files(paths)
+        skipped: list[ArticleError] = []
+        store = self.settings.articles_dir
+        store.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            try:
+                read_article(path)
+            except ArticleError as problem:
+                skipped.append(problem)
+                continue
+            _copy_atomically(path, store / path.name)
+        result = self.reindex(progress=progress)
+        result.skipped = skipped + result.skipped
+        return result
+
+    def remove_article(self, article_id: str) -> IndexResult:
+        """Remove an added article (by id) from the library and the index."""
+        removed = [p for p in find_article_files([self.settings.articles_dir])
+                   if p.stem == article_id] if self.settings.articles_dir.exists() else []
+        if not removed:
+            raise ArticleError(article_id, "no added article has this id (seed articles stay)")
+        for path in removed:
+            path.unlink()
+        return self.reindex()
+
+    def reindex(self, progress: Progress | None = None, rebuild: bool = False) -> IndexResult:
+        """Bring the index in step with the library (seed articles + added articles)."""
+        articles, skipped = self._library()
+        report = self.index.sync(articles, progress=progress, rebuild=rebuild)
+        self._load()
+        return IndexResult(report, skipped)
+
+    def _library(self) -> tuple[list[Article], list[ArticleError]]:
+        folders = [d for d in (self.settings.seeds_dir, self.settings.articles_dir) if d.is_dir()]
+        articles, skipped = load_articles(folders) if folders else ([], [])
+        by_id = {article.article_id: article for article in articles}  # added ones win
+        return list(by_id.values()), skipped
+
+    def _load(self) -> None:
+        retriever = HybridRetriever(self.index.open_store(), self.index.bm25_folder(),
+                                    self.embed_model, self.settings.candidates_per_retriever)
+        self._answerer = Answerer(self.settings, retriever, self.embed_model, self._generator)
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    os.close(descriptor)
+    try:
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)

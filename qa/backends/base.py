@@ -1,0 +1,26 @@
+"""The contract every generative backend meets: chat messages in, a stream of text out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Iterator
+
+__all__ = ["TextGenerator", "Message"]
+
+Message = dict[str, str]
+"""A chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``."""
+
+
+class TextGenerator(ABC):
+    """A chat model. ``stream`` yields pieces of the reply as the model writes them and raises
+    ``qa.errors.BackendError`` subclasses (never a library's own exception) on failure."""
+
+    name: str = ""
+
+    @abstractmethod
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        """Yield the reply to ``messages`` piece by piece."""
+
+    def complete(self, messages: list[Message]) -> str:
+        """The whole reply at once."""
+        return "".join(self.stream(messages))
