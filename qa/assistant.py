@@ -40,7 +40,7 @@ class Assistant:
     """
 
     def __init__(self, backend: str | None = None, *, settings: Settings | None = None,
-                 **overrides: Any) -> None:
+                 _embed_model: MiniLMEmbedding | None = None, **overrides: Any) -> None:
         if backend is not None:
             overrides["backend"] = backend
         if settings is None:
@@ -48,8 +48,8 @@ class Assistant:
         elif overrides:
             settings = Settings(**{**settings.model_dump(exclude_unset=True), **overrides})
         self.settings = settings
-        self.embed_model = MiniLMEmbedding(threads=settings.embed_threads,
-                                           embed_batch_size=settings.embed_batch_size)
+        self.embed_model = _embed_model or MiniLMEmbedding(
+            threads=settings.embed_threads, embed_batch_size=settings.embed_batch_size)
         self.index = ArticleIndex(settings.index_dir, self.embed_model, settings.chunk_size,
                                   settings.chunk_overlap)
         self._generator = build_generator(settings)
@@ -71,6 +71,12 @@ class Assistant:
     def stream(self, question: str) -> Iterator[str | Answer]:
         """Yield the answer text as it is generated, then the verified Answer."""
         return self._answerer.stream(question)
+
+    def using(self, **overrides: Any) -> "Assistant":
+        """Another Assistant over the same index with some settings changed
+        (``assistant.using(backend="openai", openai_base_url=...)``); the embedder is shared."""
+        settings = Settings(**{**self.settings.model_dump(exclude_unset=True), **overrides})
+        return Assistant(settings=settings, _embed_model=self.embed_model)
 
     def chat(self) -> Chat:
         """A new conversation, in which follow-up questions use the earlier turns."""

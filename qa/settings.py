@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     local_context_tokens: int = Field(default=2048, ge=512, description="Context window (tokens).")
     local_threads: int = Field(default=0, ge=0, description="CPU threads for llama.cpp (0 = all).")
 
+    # --- serving -----------------------------------------------------------------------------
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token the HTTP API requires (QA_API_TOKEN); none: the API is open.",
+    )
+    max_upload_bytes: int = Field(
+        default=2_000_000, ge=1_000, description="Largest article file the chat UI accepts."
+    )
+
     @field_validator("openai_base_url")
     @classmethod
     def _blank_base_url_is_none(cls, value: str | None) -> str | None:

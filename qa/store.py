@@ -10,6 +10,7 @@ write is an atomic, numbered table version, which is how an interrupted build is
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -75,5 +76,7 @@ class ChunkStore(LanceDBVectorStore):
 
 def open_chunk_store(folder: Path) -> ChunkStore:
     """Open (or prepare to create) the chunk table under ``folder``."""
+    # The integration logs a warning for a table not yet created, which is our normal first build.
+    logging.getLogger("llama_index.vector_stores.lancedb.base").setLevel(logging.ERROR)
     folder.mkdir(parents=True, exist_ok=True)
     return ChunkStore(uri=str(folder), table_name=TABLE_NAME, mode="create")
