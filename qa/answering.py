@@ -7,7 +7,7 @@ retrieve → rank evidence sentences → decide answerability → (generate) →
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator, Sequence
 
 from qa.answer import ABSTAIN_TEXT, Answer, Citation
@@ -24,6 +24,7 @@ from qa.evidence import (
     is_answerable,
     profile_question,
     rank_evidence,
+    with_antecedent,
 )
 from qa.resources import load_prompt
 from qa.retrieval import HybridRetriever, Passage
@@ -130,14 +131,16 @@ class Answerer:
         recent = [turn.question for turn in history[-self.settings.history_turns:]] \
             if self.settings.history_turns else []
         if recent and (_FOLLOW_UP.search(question) or len(profile.terms) <= 1):
-            query = f"{recent[-1]} {question}"
-            extra = tuple(t for t in content_terms(recent[-1]) if t not in profile.terms)
-            profile = QuestionProfile(question, profile.answer_type, profile.terms + extra)
-            notes.append(f"follow-up: searched for {query!r}")
+            previous = history[-1]
+            said = "" if previous.answer.abstained else MARKER.sub("", previous.answer.text)
+            query = f"{previous.question} {said} {question}"
+            extra = tuple(t for t in content_terms(f"{previous.question} {said}")
+                          if t not in profile.terms)
+            profile = replace(profile, context_terms=tuple(dict.fromkeys(extra)))
+            notes.append(f"follow-up: read with the previous question {previous.question!r}")
         passages = self.retriever.retrieve(query, self.settings.top_k)
         candidates = candidate_sentences(passages)
-        embed_query = QuestionProfile(query, profile.answer_type, profile.terms)
-        evidence = rank_evidence(embed_query, candidates, self.retriever.term_weight,
+        evidence = rank_evidence(replace(profile, question=query), candidates, self.retriever.term_weight,
                                  self.embed_model.embed)
         answerable = is_answerable(profile, evidence[0] if evidence else None)
         return _Context(question, profile, passages, evidence, answerable, notes)
@@ -145,7 +148,7 @@ class Answerer:
     # --- extractive ------------------------------------------------------------------------
     def _extractive(self, context: _Context, repaired: bool = False,
                     notes: Sequence[str] = ()) -> Answer:
-        best = context.evidence[0]
+        best = with_antecedent(context.evidence[0])
         chosen = [best]
         for other in context.evidence[1:]:
             if other.score < best.score * _SECOND_SENTENCE_RATIO:

@@ -35,15 +35,18 @@ _STOPWORDS = frozenset(
     further had has have having he her here hers herself him himself his how i if in into is it
     its itself just me more most my myself no nor not now of off on once only or other our ours
     ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
+    themselves then there these they this those through to too under up very was we were
     what when where which while who whom why will with would you your yours yourself yourselves
-    whose s t tell say said says told according article articles report reported mention
+    might may must shall whose s t tell say said says told according article articles report reported mention
     mentioned happen happened take took place held hold name named did""".split()
 )
 _QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
+    ("year", re.compile(r"\b(what|which|since what|in what) year\b", re.I)),
+    ("duration", re.compile(r"\bhow long\b", re.I)),
+    ("time", re.compile(r"\bwhat time\b(?! of year)", re.I)),
     ("date", re.compile(r"\b(when|what (?:date|day)|which (?:date|day)|on what (?:date|day)|"
-                        r"what time|since when)\b", re.I)),
-    ("number", re.compile(r"\b(how (?:many|much|long|old)|what (?:number|percentage|share)|"
+                        r"since when)\b", re.I)),
+    ("number", re.compile(r"\b(how (?:many|much|old)|what (?:number|percentage|share)|"
                           r"how large|what size)\b", re.I)),
     ("place", re.compile(r"\b(where|what (?:place|city|country|venue|location|facility|building)|"
                          r"which (?:place|city|country|venue|location|facility|building)|"
@@ -52,7 +55,10 @@ _QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
                           r"secretary|person|leader|president)|what (?:official|minister|"
                           r"spokes\w*|is the name))\b", re.I)),
 ]
-_PLACE_CUE = re.compile(r"\b(?:at|in|near|outside|across from|to)\s+(?:the\s+)?[A-Z][a-z]+", )
+_PLACE_CUE = re.compile(r"\b(?:at|in|near|outside|across from|along|on|to)\s+(?:the\s+)?"
+                        r"(?:[a-z\-]+\s+){0,3}[A-Z][a-z]+")
+_QUOTED = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
+_PRONOUN_START = re.compile(r"^(He|She|They|It|His|Her|Their|This|That|These|Those)\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|"
                      r"eleven|twelve|dozen|hundred|thousand|million|billion)\b", re.I)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+")
@@ -60,11 +66,16 @@ _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+")
 
 @dataclass(frozen=True)
 class QuestionProfile:
-    """What a question asks for: its answer type and its content terms (stemmed)."""
+    """What a question asks for: its answer type, its content terms (stemmed) and its focus:
+    the attribute asked about ("population" in "What is the population of Baku?")."""
 
     question: str
-    answer_type: str  # date | number | place | person | other
+    answer_type: str  # year | duration | time | date | number | place | person | other
     terms: tuple[str, ...]
+    focus: str | None = None
+    counted: str | None = None  # the noun of "how many X"
+    speaker: str | None = None  # the X of "what did X say"
+    context_terms: tuple[str, ...] = ()  # from earlier chat turns; weigh half
 
 
 @dataclass(frozen=True)
@@ -77,8 +88,10 @@ class Evidence:
     end: int
     rank: int  # rank of its passage in retrieval
     coverage: float = 0.0
+    passage_coverage: float = 0.0
     similarity: float = 0.0
     type_match: bool = False
+    focus_found: bool = True
     score: float = 0.0
 
 
@@ -112,7 +125,56 @@ def profile_question(question: str) -> QuestionProfile:
     answer_type = next((name for name, pattern in _QUESTION_TYPES if pattern.search(question)),
                        "other")
     terms = tuple(dict.fromkeys(content_terms(question)))
-    return QuestionProfile(question=question, answer_type=answer_type, terms=terms)
+    counted = _COUNTED.search(question)
+    speaker = _SPEAKER.search(question)
+    return QuestionProfile(question=question, answer_type=answer_type, terms=terms,
+                           focus=_focus_of(question),
+                           counted=content_terms(counted.group(1))[-1] if counted
+                           and content_terms(counted.group(1)) else None,
+                           speaker=speaker.group(1).split()[-1] if speaker else None)
+
+
+_COUNTED = re.compile(
+    r"\bhow many\s+((?:[A-Za-z\-]+\s+){0,3}?[A-Za-z\-]+?)\s+(?:were|was|are|is|did|do|does|"
+    r"had|have|has|will|would|could|of|in|at|on|live|lived|died|had)\b", re.IGNORECASE)
+_SPEAKER = re.compile(r"\b[Ww]hat did\s+((?:[A-Z][\w\-]+\s+){1,3}?)(?:say|tell|said|write|tweet)\b")
+_SPEECH = re.compile(r"\b(said|says|say|told|tell|stated|stating|added|wrote|tweeted|described|"
+                     r"called|stressed|emphasized|expressed|praised|noted|urged|claimed|warned|"
+                     r"acknowledged|reiterated|remarks|statement)\b", re.IGNORECASE)
+_NUMBER_WORD = (r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                r"dozens?|hundreds?|thousands?|millions?|several|some)")
+
+
+# Words that name the kind of answer rather than a property the articles must mention.
+_GENERIC_FOCUS = frozenset("""date day days year years month months time times city town place
+    country countries state venue location facility building kind type sort role body
+    organization official officials person people leader leaders minister ministers diplomat
+    diplomats spokesman spokesperson secretary president agency ministry department name names
+    number word words phrase term event meeting meetings group side sides party region area
+    way reason thing things calendar week weeks u.s. us position positions platform title
+    post job medium channel network service company institution tool method means topic issue
+    subject purpose goal aim exactly precisely""".split())
+_FOCUS = re.compile(
+    r"\b(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+|a\s+|an\s+)?([a-z][a-z\-]+)\s+of\b"
+    r"|\b(?:which|what)\s+([a-z][a-z\-]+)\b"
+    r"|\bhow\s+(?:many|much)\s+([a-z][a-z\-]+)\b",
+    re.IGNORECASE,
+)
+
+
+def _focus_of(question: str) -> str | None:
+    """The attribute a question asks about, when it names one the text must contain."""
+    for match in _FOCUS.finditer(question):
+        word = next(g for g in match.groups() if g).lower()
+        if word in _STOPWORDS or word in _GENERIC_FOCUS:
+            continue
+        return word
+    return None
+
+
+def _mentions(text: str, word: str) -> bool:
+    """``word`` appears in ``text`` as a word (singular or plural), not merely as a stem."""
+    return re.search(rf"\b{re.escape(word.rstrip('s'))}(s|es)?\b", text, re.IGNORECASE) is not None
 
 
 def candidate_sentences(passages: Sequence[Passage]) -> list[Evidence]:
@@ -122,8 +184,8 @@ def candidate_sentences(passages: Sequence[Passage]) -> list[Evidence]:
     for rank, passage in enumerate(passages):
         for start, end in sentence_spans(passage.text):
             text = passage.text[start:end].strip()
-            if len(text) < 12:
-                continue
+            if len(text) < 12 or not re.search(r"[.!?][\"'”’)]*$", text):
+                continue  # headlines and captions without a full stop are not answers
             offset = passage.text.index(text, start)
             key = (passage.article_id, passage.start + offset)
             if key in seen:
@@ -134,8 +196,36 @@ def candidate_sentences(passages: Sequence[Passage]) -> list[Evidence]:
     return found
 
 
+def answers_kind(profile: QuestionProfile, text: str, published: date | None) -> bool:
+    """Does ``text`` hold the kind of answer asked for: a date for "when", a count of the
+    right thing for "how many X", words of the right speaker for "what did X say"?"""
+    if not has_answer_type(profile.answer_type, text, published):
+        return False
+    if profile.answer_type == "number" and profile.counted:
+        stem = re.escape(profile.counted[:5])
+        if not re.search(rf"\b{_NUMBER_WORD}\s+(?:[\w\-]+\s+){{0,2}}{stem}", text, re.IGNORECASE):
+            return False
+    if profile.speaker:
+        name = re.escape(profile.speaker)
+        near = re.search(rf"\b{name}\b(?:\W+\w+){{0,6}}?\W+{_SPEECH.pattern}"
+                         rf"|{_SPEECH.pattern}(?:\W+\w+){{0,3}}?\W+{name}\b", text, re.IGNORECASE)
+        if not near:
+            return False
+    return True
+
+
 def has_answer_type(answer_type: str, text: str, published: date | None) -> bool:
     """Does ``text`` hold something of the kind asked for (a date for "when", ...)?"""
+    if answer_type == "year":
+        return bool(re.search(r"\b(19|20)\d\d\b", text))
+    if answer_type == "duration":
+        return bool(re.search(r"\b(\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten|"
+                              r"several|few|many|decades?-long)\s*(-\s*)?(minutes?|hours?|days?|"
+                              r"weeks?|months?|years?|decades?)\b|\bsince\b|\bdecades?-long\b",
+                              text, re.I))
+    if answer_type == "time":
+        return bool(re.search(r"\b\d{1,2}(:\d\d)?\s*(a\.m\.|p\.m\.|am\b|pm\b)|\bnoon\b|"
+                              r"\bmidnight\b|o'clock", text, re.I))
     if answer_type == "date":
         return bool(find_dates(text)) or bool(resolved_weekdays(text, published)) or bool(
             re.search(r"\b(19|20)\d\d\b|\b(weeks?|months?|days?|years?) (ago|later|after|before)\b"
@@ -152,41 +242,103 @@ def has_answer_type(answer_type: str, text: str, published: date | None) -> bool
 def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
                   term_weight: Callable[[str], float],
                   embed: Callable[[list[str]], np.ndarray] | None) -> list[Evidence]:
-    """Score every candidate (term coverage, embedding similarity, answer type) and sort best first."""
+    """Score every candidate and sort best first.
+
+    The score mixes how much of the question the sentence covers (terms weighted by IDF), how
+    much its passage covers (the context a long question pins down), embedding similarity,
+    and whether the sentence holds the kind of answer asked for. A sentence lacking that kind
+    is joined with a neighbour that has it ("On June 27, ... met. Blinken held ... meetings").
+    """
     if not candidates:
         return []
-    weights = {term: term_weight(term) for term in profile.terms}
+    weights = {term: 0.5 * term_weight(term) for term in profile.context_terms}
+    weights.update({term: term_weight(term) for term in profile.terms})
     total = sum(weights.values()) or 1.0
+
+    def covered(text: str) -> float:
+        present = set(content_terms(text))
+        return sum(w for t, w in weights.items() if t in present) / total
+
+    quotes = _QUOTED.findall(profile.question)
+    candidates = candidates + _joined_with_neighbours(profile, candidates)
     similarities = np.zeros(len(candidates))
     if embed is not None:
         vectors = embed([profile.question] + [c.text for c in candidates])
         similarities = vectors[1:] @ vectors[0]
+    passage_cover = {c.passage.chunk_id: covered(c.passage.text) for c in candidates}
+    typed = profile.answer_type != "other" or profile.speaker is not None
     scored = []
     for candidate, similarity in zip(candidates, similarities):
-        sentence_terms = set(content_terms(candidate.text))
-        coverage = sum(w for t, w in weights.items() if t in sentence_terms) / total
-        type_match = has_answer_type(profile.answer_type, candidate.text,
-                                     candidate.passage.published)
-        score = (0.55 * coverage + 0.45 * max(float(similarity), 0.0)
-                 + (0.08 if type_match else -0.15 if profile.answer_type != "other" else 0.0)
-                 - 0.01 * candidate.rank)
-        scored.append(replace(candidate, coverage=coverage, similarity=float(similarity),
-                              type_match=type_match, score=score))
+        coverage = covered(candidate.text)
+        type_match = answers_kind(profile, candidate.text, candidate.passage.published)
+        focus_found = profile.focus is None or _mentions(candidate.passage.text, profile.focus)
+        quoted = any(_normalized(q) in _normalized(candidate.text) for q in quotes)
+        score = (0.40 * coverage + 0.20 * passage_cover[candidate.passage.chunk_id]
+                 + 0.40 * max(float(similarity), 0.0) + (0.3 if quoted else 0.0)
+                 + (0.08 if type_match else -0.15 if typed else 0.0)
+                 - 0.005 * candidate.rank)
+        scored.append(replace(candidate, coverage=coverage,
+                              passage_coverage=passage_cover[candidate.passage.chunk_id],
+                              similarity=float(similarity), type_match=type_match,
+                              focus_found=focus_found, score=score))
     return sorted(scored, key=lambda e: e.score, reverse=True)
 
 
+def _normalized(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def with_antecedent(best: Evidence) -> Evidence:
+    """A sentence opening with a pronoun ("He said ...") joined with the sentence before it in
+    its passage, so the answer names who "he" is."""
+    if not _PRONOUN_START.match(best.text):
+        return best
+    passage = best.passage
+    earlier = [c for c in candidate_sentences([passage]) if c.end <= best.start]
+    if not earlier:
+        return best
+    previous = max(earlier, key=lambda c: c.end)
+    text = passage.text[previous.start - passage.start:best.end - passage.start]
+    return replace(best, text=text, start=previous.start)
+
+
+def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]) -> list[Evidence]:
+    """Two-sentence spans (verbatim from the article) pairing a sentence that lacks the asked-for
+    kind of answer with an adjacent sentence that has it."""
+    if profile.answer_type == "other" and profile.speaker is None:
+        return []
+    joined = []
+    by_passage: dict[str, list[Evidence]] = {}
+    for candidate in candidates:
+        by_passage.setdefault(candidate.passage.chunk_id, []).append(candidate)
+    for sentences in by_passage.values():
+        sentences.sort(key=lambda e: e.start)
+        for first, second in zip(sentences, sentences[1:]):
+            has_first = answers_kind(profile, first.text, first.passage.published)
+            has_second = answers_kind(profile, second.text, second.passage.published)
+            if has_first == has_second:
+                continue
+            passage = first.passage
+            text = passage.text[first.start - passage.start:second.end - passage.start]
+            joined.append(replace(first, text=text, end=second.end))
+    return joined
+
+
 # Thresholds measured on evals/questions.jsonl (see evals/README.md).
-MIN_COVERAGE = 0.5
+MIN_COVERAGE = 0.2
 MIN_SCORE = 0.45
 
 
 def is_answerable(profile: QuestionProfile, best: Evidence | None) -> bool:
     """Whether the best sentence answers the question well enough to answer at all."""
-    if best is None or not profile.terms:
+    if best is None or not (profile.terms or profile.context_terms):
         return False
-    if profile.answer_type != "other" and not best.type_match:
+    if (profile.answer_type != "other" or profile.speaker) and not best.type_match:
         return False
-    return best.coverage >= MIN_COVERAGE and best.score >= MIN_SCORE
+    if not best.focus_found:
+        return False
+    context = max(best.coverage, 0.5 * (best.coverage + best.passage_coverage))
+    return context >= MIN_COVERAGE and best.score >= MIN_SCORE
 
 
 def idf_weight(document_frequency: int, documents: int) -> float:

@@ -1,0 +1,284 @@
+"""The OpenAI-compatible HTTP API: ``GET /v1/models``, ``POST /v1/chat/completions``, ``GET /health``.
+
+Any OpenAI client can ask questions::
+
+    from openai import OpenAI
+    client = OpenAI(base_url="http://127.0.0.1:7860/v1", api_key="<QA_API_TOKEN, or anything>")
+    reply = client.chat.completions.create(model="qa", messages=[{"role": "user", "content": "..."}])
+    reply.choices[0].message.content      # the answer, with markers [1], [2]
+    reply.citations                       # what each marker cites (an extra field)
+
+The last user message is the question; earlier user/assistant pairs are the chat history.
+A streamed reply carries the citations on its last chunk, before ``data: [DONE]``. Errors
+come back as OpenAI-style JSON (``{"error": {"message", "type", "param", "code"}}``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Iterator, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.answer import Answer
+from qa.errors import (
+    BackendConfigError,
+    BackendNotInstalledError,
+    BackendUnavailableError,
+    InvalidQuestionError,
+    QAError,
+    SettingsError,
+)
+from qa.server import chat_with_history
+
+if TYPE_CHECKING:
+    from qa.server import AssistantPool
+
+__all__ = ["install_api", "MODELS", "ApiError"]
+
+MODELS: dict[str, str | None] = {
+    "qa": None,  # the backend the server was started with
+    "qa-extractive": "extractive",
+    "qa-local": "local",
+    "qa-openai": "openai",
+}
+"""Model names the API accepts, and the answer backend each one uses."""
+
+MAX_REQUEST_BYTES = 1_000_000
+"""Larger request bodies are refused with 413 before they are read."""
+
+_WORD = re.compile(r"\S+\s*|\s+")
+
+
+class ApiError(Exception):
+    """An error answered as OpenAI-style JSON with an HTTP status."""
+
+    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
+                 param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = headers
+
+    def response(self) -> JSONResponse:
+        body = {"error": {"message": self.message, "type": self.type, "param": self.param,
+                          "code": self.code}}
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+    @classmethod
+    def from_qa_error(cls, error: QAError) -> "ApiError":
+        """The HTTP status that says whose problem a qa error is."""
+        if isinstance(error, InvalidQuestionError):
+            return cls(400, str(error), param="messages", code="invalid_question")
+        if isinstance(error, BackendUnavailableError):
+            return cls(502, str(error), type="api_error", code="backend_unavailable")
+        if isinstance(error, (BackendConfigError, BackendNotInstalledError)):
+            return cls(503, str(error), type="api_error", code="backend_not_configured")
+        if isinstance(error, SettingsError):
+            return cls(400, str(error), code="invalid_setting")
+        return cls(500, str(error), type="api_error", code=type(error).__name__)
+
+
+# --- the request ----------------------------------------------------------------------------
+class ContentPart(BaseModel):
+    """One part of a message's content; only text parts are read."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    """One message of the conversation, as OpenAI clients send it."""
+
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(part.text or "" for part in self.content if part.type == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """``POST /v1/chat/completions``. Sampling fields OpenAI clients send (temperature,
+    max_tokens, ...) are accepted and ignored: the answer settings are the server's."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    top_k: int | None = Field(default=None, ge=1, le=50,
+                              description="Passages given to the answer step (an extension).")
+
+
+def _conversation(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, str]]]:
+    """The question (the last message, from the user) and the earlier (question, answer) pairs."""
+    if messages[-1].role != "user":
+        raise ApiError(400, "the last message must be the user's question (role 'user')",
+                       param="messages")
+    exchanges: list[tuple[str, str]] = []
+    asked: str | None = None
+    for message in messages[:-1]:
+        if message.role == "user":
+            asked = message.text
+        elif message.role == "assistant" and asked is not None:
+            exchanges.append((asked, message.text))
+            asked = None
+    return messages[-1].text, exchanges
+
+
+# --- the reply ------------------------------------------------------------------------------
+def _extra_fields(answer: Answer) -> dict[str, Any]:
+    return {
+        "citations": [citation.to_dict() for citation in answer.citations],
+        "abstained": answer.abstained,
+        "repaired": answer.repaired,
+        "backend": answer.backend,
+    }
+
+
+def _completion(answer: Answer, model: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": answer.text},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }],
+        **_extra_fields(answer),
+    }
+
+
+def _chunks(answer: Answer, model: str) -> Iterator[str]:
+    """The answer as server-sent events: the text in word-sized deltas, then the citations."""
+    identity = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": model}
+
+    def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        chunk = {**identity, "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
+                                          "logprobs": None}], **extra}
+        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+
+    yield event({"role": "assistant", "content": ""})
+    for piece in _WORD.findall(answer.text):
+        yield event({"content": piece})
+    yield event({}, "stop", **_extra_fields(answer))
+    yield "data: [DONE]\n\n"
+
+
+# --- the routes -----------------------------------------------------------------------------
+def install_api(app: FastAPI, pool: "AssistantPool") -> None:
+    """Add the API routes and their JSON error handling to ``app``."""
+
+    def require_token(request: Request) -> None:
+        token = pool.settings.api_token
+        if token is None:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        expected = token.get_secret_value()
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+                given.strip().encode(), expected.encode()):
+            missing = not given.strip()
+            raise ApiError(
+                401,
+                "this API needs the token set in QA_API_TOKEN on the server, sent as "
+                "'Authorization: Bearer <token>' (the api_key of an OpenAI client)"
+                if missing else "the bearer token is wrong; use the one set in QA_API_TOKEN",
+                code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        """Liveness: the default backend and the number of indexed articles."""
+        return {"status": "ok", "backend": pool.default.backend,
+                "articles": len(pool.articles())}
+
+    @v1.get("/models")
+    def list_models() -> dict[str, Any]:
+        """The model names accepted by /v1/chat/completions."""
+        return {"object": "list", "data": [
+            {"id": name, "object": "model", "created": 0, "owned_by": "qa",
+             "backend": backend or pool.default.backend}
+            for name, backend in MODELS.items()
+        ]}
+
+    @v1.post("/chat/completions")
+    def chat_completions(request: ChatCompletionRequest):
+        """Answer the last user message, with the earlier messages as chat history.
+        Runs in FastAPI's threadpool, so a slow answer does not hold up other requests."""
+        if request.model not in MODELS:
+            raise ApiError(404, f"the model {request.model!r} does not exist; use one of "
+                                f"{', '.join(MODELS)} (GET /v1/models)",
+                           param="model", code="model_not_found")
+        question, exchanges = _conversation(request.messages)
+        try:
+            assistant = pool.get(backend=MODELS[request.model], top_k=request.top_k)
+            answer = chat_with_history(assistant, exchanges).ask(question)
+        except QAError as error:
+            raise ApiError.from_qa_error(error) from error
+        if request.stream:
+            # The verified answer is what streams: the model's draft is not sent, as
+            # verification may renumber its markers or drop a claim.
+            return StreamingResponse(_chunks(answer, request.model),
+                                     media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache"})
+        return _completion(answer, request.model)
+
+    app.include_router(v1)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, error: ApiError) -> JSONResponse:
+        return error.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = error.errors()
+        if any(problem.get("type") == "json_invalid" for problem in problems):
+            return ApiError(400, "the request body is not valid JSON",
+                            code="invalid_json").response()
+        first = problems[0] if problems else {}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        message = "; ".join(
+            f"{'.'.join(str(p) for p in problem.get('loc', ()) if p != 'body') or 'body'}: "
+            f"{problem.get('msg', 'invalid')}" for problem in problems[:5])
+        return ApiError(422, f"invalid request: {message}", param=where or None,
+                        code="invalid_request").response()
+
+    app.add_middleware(_BodyLimit)
+
+
+class _BodyLimit:
+    """Refuses an over-size /v1 request before its body is read (an ASGI middleware, which,
+    unlike ``@app.middleware``, leaves the streaming responses of the mounted UI untouched)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            if length.isdigit() and int(length) > MAX_REQUEST_BYTES:
+                refusal = ApiError(413, f"the request body is {int(length):,} bytes; the limit "
+                                        f"is {MAX_REQUEST_BYTES:,}", code="request_too_large")
+                await refusal.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
