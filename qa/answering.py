@@ -138,12 +138,14 @@ class Answerer:
                           if t not in profile.terms)
             profile = replace(profile, context_terms=tuple(dict.fromkeys(extra)))
             notes.append(f"follow-up: read with the previous question {previous.question!r}")
-        passages = self.retriever.retrieve(query, self.settings.top_k)
-        candidates = candidate_sentences(passages)
+        # Sentence ranking reranks a wider pool than the answer step shows.
+        pool = self.retriever.retrieve(query, max(self.settings.top_k, self.settings.rerank_pool))
+        candidates = candidate_sentences(pool)
         evidence = rank_evidence(replace(profile, question=query), candidates, self.retriever.term_weight,
                                  self.embed_model.embed)
         answerable = is_answerable(profile, evidence[0] if evidence else None)
-        return _Context(question, profile, passages, evidence, answerable, notes)
+        return _Context(question, profile, _best_passages(pool, evidence, self.settings.top_k),
+                        evidence, answerable, notes)
 
     # --- extractive ------------------------------------------------------------------------
     def _extractive(self, context: _Context, repaired: bool = False,
@@ -230,6 +232,20 @@ class Answerer:
         citations = [c for c in citations if quote_is_verbatim(c, context.passages)]
         return Answer(context.question, " ".join(parts), citations, False, self.backend,
                       repaired, list(context.notes))
+
+
+def _best_passages(pool: list[Passage], evidence: list[Evidence], top_k: int) -> list[Passage]:
+    """The ``top_k`` passages holding the best-ranked sentences, best first."""
+    chosen: dict[str, Passage] = {}
+    for item in evidence:
+        chosen.setdefault(item.passage.chunk_id, item.passage)
+        if len(chosen) == top_k:
+            break
+    for passage in pool:
+        if len(chosen) == top_k:
+            break
+        chosen.setdefault(passage.chunk_id, passage)
+    return list(chosen.values())
 
 
 def _citation(marker: int, evidence: Evidence) -> Citation:

@@ -37,7 +37,7 @@ _STOPWORDS = frozenset(
     ourselves out over own same she should so some such than that the their theirs them
     themselves then there these they this those through to too under up very was we were
     what when where which while who whom why will with would you your yours yourself yourselves
-    might may must shall whose s t tell say said says told according article articles report reported mention
+    might may must shall whose date kind sort type s t tell say said says told according article articles report reported mention
     mentioned happen happened take took place held hold name named did""".split()
 )
 _QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
@@ -57,6 +57,8 @@ _QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
 ]
 _PLACE_CUE = re.compile(r"\b(?:at|in|near|outside|across from|along|on|to)\s+(?:the\s+)?"
                         r"(?:[a-z\-]+\s+){0,3}[A-Z][a-z]+")
+_CLAUSE_BREAK = re.compile(r",|\b(?:according to|as (?:described|reported)|in the (?:report|coverage))\b",
+                           re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
 _PRONOUN_START = re.compile(r"^(He|She|They|It|His|Her|Their|This|That|These|Those)\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|"
@@ -111,7 +113,7 @@ def content_terms(text: str) -> list[str]:
     if _STEM is None:
         _STEM = _stem()
     terms = []
-    for word in _WORD.findall(text):
+    for word in _WORD.findall(text.replace("U.S.", "US")):
         word = word.lower().strip("'’-").replace("’", "'")
         if word.endswith("'s"):
             word = word[:-2]
@@ -251,8 +253,13 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
     """
     if not candidates:
         return []
-    weights = {term: 0.5 * term_weight(term) for term in profile.context_terms}
-    weights.update({term: term_weight(term) for term in profile.terms})
+    core = set(content_terms(_CLAUSE_BREAK.split(profile.question, maxsplit=1)[0]))
+    weights = {term: term_weight(term) * (1.5 if term in core else 1.0) for term in profile.terms}
+    own_total = sum(weights.values()) or 1.0
+    context = {t: term_weight(t) for t in profile.context_terms if t not in weights}
+    if context:  # earlier turns inform a follow-up, but at most half as much as its own words
+        scale = min(0.5, 0.5 * own_total / sum(context.values()))
+        weights.update({t: w * scale for t, w in context.items()})
     total = sum(weights.values()) or 1.0
 
     def covered(text: str) -> float:
@@ -326,7 +333,7 @@ def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]
 
 # Thresholds measured on evals/questions.jsonl (see evals/README.md).
 MIN_COVERAGE = 0.2
-MIN_SCORE = 0.45
+MIN_SCORE = 0.48
 
 
 def is_answerable(profile: QuestionProfile, best: Evidence | None) -> bool:

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     candidates_per_retriever: int = Field(
         default=10, ge=1, le=200, description="Hits taken from BM25 and from vectors before fusion."
     )
+    rerank_pool: int = Field(
+        default=5, ge=1, le=200,
+        description="Passages whose sentences are ranked before the best top_k are kept.",
+    )
     max_question_chars: int = Field(
         default=2000, ge=10, description="Longer questions are refused with InvalidQuestionError."
     )
