@@ -41,6 +41,10 @@ _ABSTAINS = re.compile(
     r"no information|not (mentioned|provided|stated|specified|available)|"
     r"can(no|')t (answer|be determined|determine)|unable to", re.IGNORECASE)
 _SECOND_SENTENCE_RATIO = 0.92
+_LEADING_LABEL = re.compile(r"^\s*(?:the answer is|answer)\s*:\s*", re.IGNORECASE)
+# A generated sentence must share this much of its content with the quotes it cites: a cheap
+# stand-in for an entailment model, which cannot be fetched here.
+MIN_QUOTE_OVERLAP = 0.7
 
 
 @dataclass(frozen=True)
@@ -187,11 +191,12 @@ class Answerer:
 
     def _verified(self, context: _Context, generated: str) -> Answer:
         """Check a generated answer; repair it, or fall back to the extractive answer."""
-        generated = generated.strip()
+        generated = _LEADING_LABEL.sub("", generated.strip())
         if not generated or _ABSTAINS.search(generated):
             return self._extractive(context, repaired=True,
                                     notes=["the model did not answer; extractive answer given"])
-        kept: list[tuple[str, list[int]]] = []
+        kept: list[tuple[str, list[int], list[Evidence]]] = []
+        dropped: list[str] = []
         repaired = False
         for start, end in sentence_spans(generated):
             sentence = generated[start:end].strip()
@@ -208,21 +213,28 @@ class Answerer:
                     continue
             passages = [context.passages[n - 1] for n in cited]
             fixed = strip_unsupported_years(bare, passages)
-            repaired = repaired or fixed != bare
-            if unsupported_claims(fixed, passages, context.question):
+            if fixed != bare:
                 repaired = True
+                dropped.append(f"removed a year the articles do not give from {bare!r}")
+            problems = unsupported_claims(fixed, passages, context.question)
+            quotes = [_quote_for(fixed, context.passages[n - 1], context.evidence) for n in cited]
+            overlap = _overlap(fixed, quotes)
+            if problems or overlap < MIN_QUOTE_OVERLAP:
+                repaired = True
+                reason = ", ".join(f"{c.kind} {c.text!r}" for c in problems) or (
+                    f"only {overlap:.0%} of its words are in the cited passage")
+                dropped.append(f"dropped {fixed!r}: unsupported {reason}")
                 continue
-            kept.append((fixed, cited))
+            kept.append((fixed, cited, quotes))
         if not kept:
-            return self._extractive(context, repaired=True,
-                                    notes=["the generated answer was not supported by its passages"])
+            return self._extractive(context, repaired=True, notes=dropped + [
+                "the generated answer was not supported by its passages; extractive answer given"])
         citations: list[Citation] = []
         marker_of: dict[tuple[int, int], int] = {}
         parts: list[str] = []
-        for sentence, cited in kept:
+        for sentence, cited, quotes in kept:
             markers = []
-            for n in cited:
-                quote = _quote_for(sentence, context.passages[n - 1], context.evidence)
+            for n, quote in zip(cited, quotes):
                 key = (n, quote.start)
                 if key not in marker_of:
                     marker_of[key] = len(citations) + 1
@@ -231,7 +243,7 @@ class Answerer:
             parts.append(sentence + " " + "".join(f"[{m}]" for m in markers))
         citations = [c for c in citations if quote_is_verbatim(c, context.passages)]
         return Answer(context.question, " ".join(parts), citations, False, self.backend,
-                      repaired, list(context.notes))
+                      repaired, list(context.notes) + dropped)
 
 
 def _best_passages(pool: list[Passage], evidence: list[Evidence], top_k: int) -> list[Passage]:
@@ -290,6 +302,13 @@ def _best_passage_for(sentence: str, passages: Sequence[Passage]) -> list[int]:
     if best is None or overlaps[best] < max(1, len(terms) // 2):
         return []
     return [best + 1]
+
+
+def _overlap(sentence: str, quotes: Sequence[Evidence]) -> float:
+    """Share of the sentence's content words found in the quotes it cites."""
+    terms = set(content_terms(sentence))
+    quoted = set(content_terms(" ".join(q.text for q in quotes)))
+    return len(terms & quoted) / len(terms) if terms else 1.0
 
 
 def _quote_for(sentence: str, passage: Passage, evidence: Sequence[Evidence]) -> Evidence:

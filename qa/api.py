@@ -1,10 +1,12 @@
-"""The OpenAI-compatible HTTP API: ``GET /v1/models``, ``POST /v1/chat/completions``, ``GET /health``.
+"""The HTTP API: OpenAI-compatible ``GET /v1/models`` and ``POST /v1/chat/completions``, and
+``GET /health``.
 
 Any OpenAI client can ask questions::
 
     from openai import OpenAI
     client = OpenAI(base_url="http://127.0.0.1:7860/v1", api_key="<QA_API_TOKEN, or anything>")
-    reply = client.chat.completions.create(model="qa", messages=[{"role": "user", "content": "..."}])
+    reply = client.chat.completions.create(
+        model="qa", messages=[{"role": "user", "content": "When did ...?"}])
     reply.choices[0].message.content      # the answer, with markers [1], [2]
     reply.citations                       # what each marker cites (an extra field)
 

@@ -94,6 +94,7 @@ class Evidence:
     similarity: float = 0.0
     type_match: bool = False
     focus_found: bool = True
+    joined: bool = False  # two adjacent sentences
     score: float = 0.0
 
 
@@ -283,7 +284,8 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
         score = (0.40 * coverage + 0.20 * passage_cover[candidate.passage.chunk_id]
                  + 0.40 * max(float(similarity), 0.0) + (0.3 if quoted else 0.0)
                  + (0.08 if type_match else -0.15 if typed else 0.0)
-                 - 0.005 * candidate.rank)
+                 - 0.005 * candidate.rank
+                 - (0.06 if candidate.joined else 0.0))
         scored.append(replace(candidate, coverage=coverage,
                               passage_coverage=passage_cover[candidate.passage.chunk_id],
                               similarity=float(similarity), type_match=type_match,
@@ -327,7 +329,7 @@ def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]
                 continue
             passage = first.passage
             text = passage.text[first.start - passage.start:second.end - passage.start]
-            joined.append(replace(first, text=text, end=second.end))
+            joined.append(replace(first, text=text, end=second.end, joined=True))
     return joined
 
 

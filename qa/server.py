@@ -3,7 +3,7 @@
     /                           the chat app (Gradio); its API for ``gradio_client`` is
                                 ``/ask`` (an answer as JSON) and ``/chat`` (the chat message)
     GET  /health                liveness, the backend and the number of indexed articles
-    GET  /v1/models             OpenAI-compatible: the models (qa, qa-extractive, qa-local, qa-openai)
+    GET  /v1/models             OpenAI-compatible: qa, qa-extractive, qa-local, qa-openai
     POST /v1/chat/completions   OpenAI-compatible answers, citations in ``"citations"``
 
 The UI (``qa.ui``) and the API (``qa.api``) are thin callers of ``qa.Assistant``: they share an
@@ -97,9 +97,8 @@ class AssistantPool:
         try:
             return self.default.using(**changed)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
-            )
+            problems = "; ".join(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+                                 for error in exc.errors())
             raise SettingsError(f"invalid settings: {problems}") from exc
 
     def articles(self) -> list["ArticleRecord"]:
@@ -154,8 +153,8 @@ def create_app(assistant: "Assistant", auth: str | tuple[str, str] | None = None
 
     login = parse_auth(auth) if isinstance(auth, str) or auth is None else auth
     pool = AssistantPool(assistant)
-    app = FastAPI(title="qa", docs_url="/v1/docs", openapi_url="/v1/openapi.json",
-                  redoc_url=None)
+    # No /docs page: it loads its scripts from a CDN, and qa serves offline.
+    app = FastAPI(title="qa", docs_url=None, redoc_url=None, openapi_url="/v1/openapi.json")
     install_api(app, pool)  # before the UI: Gradio is mounted at "/" and takes every other path
     return mount_ui(app, pool, auth=login)
 

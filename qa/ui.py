@@ -43,8 +43,8 @@ EXAMPLE_QUESTIONS = [
 ]
 """Questions the seed articles answer, offered to a first-time user."""
 
-CONTEXT_CHARS = 320
-"""Article text shown on each side of a quote in the sources panel (to the paragraph's edge)."""
+CONTEXT_CHARS = 280
+"""Article text shown on each side of a quote in the sources panel."""
 
 MAX_SOURCES_PAYLOAD = 100_000
 """Largest citation list (JSON characters) the sources panel accepts from the browser."""
@@ -107,7 +107,8 @@ def render_answer(answer: Answer) -> str:
     text = MARKER.sub(lambda m: m.group(0)[: -len(m.group(0).lstrip())] + marker_link(m),
                       html.escape(answer.text))
     text = text.replace("\r", "").replace("\n", "<br>")
-    payload = {"question": answer.question, "citations": [_citation_data(c) for c in answer.citations]}
+    payload = {"question": answer.question,
+               "citations": [_citation_data(c) for c in answer.citations]}
     classes = "qa-answer qa-abstained" if answer.abstained else "qa-answer"
     # The chat sanitizes messages and drops data-* attributes: the citation data rides along
     # as the text of a hidden element instead.
@@ -188,16 +189,18 @@ def _locate(body: str, quote: str, start: int, end: int) -> _Span | None:
 
 
 def _context_bounds(body: str, span: _Span, reach: int = CONTEXT_CHARS) -> tuple[int, int]:
-    """The paragraph around the quote, cut at a word within ``reach`` characters."""
-    left = body.rfind("\n", 0, span.start) + 1
-    if span.start - left > reach:
-        cut = body.find(" ", span.start - reach, span.start)
-        left = cut + 1 if cut >= 0 else span.start - reach
-    right = body.find("\n", span.end)
-    right = len(body) if right < 0 else right
-    if right - span.end > reach:
-        cut = body.rfind(" ", span.end, span.end + reach)
-        right = cut if cut > span.end else span.end + reach
+    """The article text around the quote: up to ``reach`` characters each side, cut at a word."""
+    left = span.start - reach
+    if left <= 0:
+        left = 0
+    else:
+        breaks = [body.find(mark, left, span.start) for mark in (" ", "\n")]
+        left = min((b + 1 for b in breaks if b >= 0), default=left)
+    right = span.end + reach
+    if right >= len(body):
+        right = len(body)
+    else:
+        right = max(body.rfind(" ", span.end, right), body.rfind("\n", span.end, right), span.end)
     return left, right
 
 
@@ -225,10 +228,11 @@ def render_sources(question: str, citations: list[dict[str, Any]], focus: int | 
                        "answer was given.</p>")
         else:
             left, right = _context_bounds(body, span)
-            passage = (("… " if left > 0 else "") + _marked(body, span, left, right)
-                       + (" …" if right < len(body) else ""))
-            article = (f'<details class="qa-full"><summary>Read the whole article</summary>'
-                       f'<div class="qa-article">{_marked(body, span, 0, len(body))}</div></details>')
+            passage = (("…" if left > 0 else "") + _marked(body, span, left, right)
+                       + ("…" if right < len(body) else ""))
+            article = ('<details class="qa-full"><summary>Read the whole article</summary>'
+                       f'<div class="qa-article">{_marked(body, span, 0, len(body))}</div>'
+                       "</details>")
         focused = " qa-focus" if marker == focus else ""
         cards.append(
             f'<section class="qa-source{focused}" id="qa-source-{marker}" data-marker="{marker}">'
@@ -288,11 +292,13 @@ _CSS = """
 .qa-answer .qa-text, .qa-draft .qa-text { line-height: 1.55; }
 a.qa-marker { display: inline-block; min-width: 1.35em; padding: 0 0.35em; margin: 0 1px;
   border-radius: 0.7em; background: var(--color-accent-soft); color: var(--color-accent) !important;
-  font-size: 0.78em; font-weight: 700; line-height: 1.5; text-align: center; text-decoration: none !important;
-  vertical-align: 0.15em; cursor: pointer; border: 1px solid var(--color-accent); }
+  font-size: 0.78em; font-weight: 700; line-height: 1.5; text-align: center;
+  text-decoration: none !important; vertical-align: 0.15em; cursor: pointer;
+  border: 1px solid var(--color-accent); }
 a.qa-marker:hover, a.qa-marker:focus { background: var(--color-accent); color: white !important; }
 .qa-marker-sample { display: inline-block; padding: 0 0.4em; border-radius: 0.7em;
-  border: 1px solid var(--color-accent); color: var(--color-accent); font-size: 0.8em; font-weight: 700; }
+  border: 1px solid var(--color-accent); color: var(--color-accent); font-size: 0.8em;
+  font-weight: 700; }
 ol.qa-refs { list-style: none; margin: 0.6em 0 0 !important; padding: 0.5em 0 0 !important;
   border-top: 1px solid var(--border-color-primary); font-size: 0.86em; }
 ol.qa-refs li { margin: 0.15em 0; }
@@ -305,7 +311,8 @@ ol.qa-refs li { margin: 0.15em 0; }
 @keyframes qa-blink { 50% { opacity: 0; } }
 .qa-error { color: var(--error-text-color); background: var(--error-background-fill);
   border: 1px solid var(--error-border-color); border-radius: 6px; padding: 0.5em 0.7em; }
-.qa-answer.qa-active { outline: 2px solid var(--color-accent-soft); outline-offset: 6px; border-radius: 4px; }
+.qa-answer.qa-active { outline: 2px solid var(--color-accent-soft); outline-offset: 6px;
+  border-radius: 4px; }
 #qa-sources { position: sticky; top: 8px; max-height: calc(100vh - 24px); overflow-y: auto; }
 .qa-panel-head { font-size: 0.9em; color: var(--body-text-color-subdued); margin: 2px 0 10px; }
 .qa-panel-head q { color: var(--body-text-color); font-weight: 600; }
@@ -315,21 +322,28 @@ ol.qa-refs li { margin: 0.15em 0; }
 .qa-source { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 12px 14px;
   margin-bottom: 12px; background: var(--block-background-fill); scroll-margin-top: 8px;
   transition: box-shadow 0.3s, border-color 0.3s; }
-.qa-source.qa-focus { border-color: var(--color-accent); box-shadow: 0 0 0 3px var(--color-accent-soft); }
+.qa-source.qa-focus { border-color: var(--color-accent);
+  box-shadow: 0 0 0 3px var(--color-accent-soft); }
 .qa-source-head { display: flex; gap: 10px; align-items: flex-start; }
-.qa-badge { flex: none; width: 1.7em; height: 1.7em; border-radius: 50%; background: var(--color-accent);
-  color: white; font-weight: 700; font-size: 0.85em; display: flex; align-items: center; justify-content: center; }
-.qa-source-title { font-weight: 650; line-height: 1.3; }
+.qa-badge { flex: none; width: 1.7em; height: 1.7em; border-radius: 50%;
+  background: var(--color-accent); color: white; font-weight: 700; font-size: 0.85em; display: flex;
+  align-items: center; justify-content: center; }
+.qa-source-title { font-weight: 600; line-height: 1.3; }
 .qa-source-meta { font-size: 0.8em; color: var(--body-text-color-subdued); margin-top: 2px; }
 .qa-source-meta code { font-size: 0.95em; background: none; padding: 0; }
 blockquote.qa-passage { margin: 10px 0 6px !important; padding: 2px 0 2px 12px !important;
-  border-left: 3px solid var(--border-color-primary); white-space: pre-wrap; font-size: 0.92em; line-height: 1.55; }
+  border-left: 3px solid var(--border-color-primary); white-space: pre-wrap; font-size: 0.92em;
+  line-height: 1.55; }
 .qa-source mark { background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px; }
 .dark .qa-source mark { background: #854d0e; }
 details.qa-full summary { cursor: pointer; font-size: 0.85em; color: var(--color-accent); }
-.qa-article { white-space: pre-wrap; font-size: 0.88em; line-height: 1.55; max-height: 420px; overflow-y: auto;
-  margin-top: 6px; padding: 8px 10px; border-radius: 6px; background: var(--background-fill-secondary); }
+.qa-article { position: relative; white-space: pre-wrap; font-size: 0.88em; line-height: 1.55;
+  max-height: 420px; overflow-y: auto; margin-top: 6px; padding: 8px 10px; border-radius: 6px;
+  background: var(--background-fill-secondary); }
 .qa-gone { font-size: 0.85em; color: var(--body-text-color-subdued); }
+#qa-chat-bar { align-items: center; }
+#qa-articles table, #qa-articles td, #qa-articles th { font-family: var(--font) !important; }
+.qa-hint { font-size: 0.85em; color: var(--body-text-color-subdued); }
 #qa-upload-status .qa-ok { color: var(--color-accent); }
 #qa-upload-status ul { margin: 4px 0; }
 """
@@ -356,6 +370,17 @@ window.__qaMarkerClick = async (event) => {
   }, 60);
 };
 document.addEventListener('click', window.__qaMarkerClick, true);
+// Opening a whole article scrolls it to the highlighted quote.
+if (!window.__qaArticleToggle) {
+  window.__qaArticleToggle = (event) => {
+    const details = event.target;
+    if (!details.matches || !details.matches('details.qa-full') || !details.open) return;
+    const article = details.querySelector('.qa-article');
+    const mark = article && article.querySelector('mark');
+    if (mark) article.scrollTop = Math.max(0, mark.offsetTop - 24);
+  };
+  document.addEventListener('toggle', window.__qaArticleToggle, true);
+}
 """
 
 
@@ -364,6 +389,10 @@ def _header(pool: "AssistantPool") -> str:
     return ("<h1>qa · ask the news</h1>"
             f"<p>{count} article{'s' if count != 1 else ''} indexed. Answers are short, and every "
             "claim cites a verbatim passage you can check.</p>")
+
+
+def _settings_label(backend: str, top_k: float) -> str:
+    return f"Settings · {backend} backend, {int(top_k)} passages"
 
 
 def _article_rows(pool: "AssistantPool") -> list[list[Any]]:
@@ -376,8 +405,11 @@ def build_ui(pool: "AssistantPool") -> gr.Blocks:
     settings = pool.settings
     texts = ArticleTexts(pool)
 
-    def show_sources(payload: str, focus: int | None = None) -> str:
-        """The sources panel for one answer's citation data (from its message)."""
+    def show_sources(arguments: list[Any]) -> str:
+        """The sources panel for one answer's citation data (from its message), called from
+        the page as ``server.show_sources(data, marker)``: Gradio passes the arguments as a list."""
+        payload, focus = (list(arguments) + [None, None])[:2] \
+            if isinstance(arguments, (list, tuple)) else (arguments, None)
         if not isinstance(payload, str) or len(payload) > MAX_SOURCES_PAYLOAD:
             return _EMPTY_PANEL
         try:
@@ -400,10 +432,10 @@ def build_ui(pool: "AssistantPool") -> gr.Blocks:
             draft = ""
             for item in chat.stream(message):
                 if isinstance(item, Answer):
+                    # The panel shows the newest answer's sources; one without keeps the last.
                     payload = [_citation_data(c) for c in item.citations]
-                    panel = render_sources(item.question, payload,
-                                           payload[0]["marker"] if payload else None, texts) \
-                        if payload else _EMPTY_PANEL
+                    panel = render_sources(item.question, payload, payload[0]["marker"], texts) \
+                        if payload else gr.skip()
                     yield render_answer(item), panel
                 else:
                     draft += item
@@ -470,21 +502,34 @@ def build_ui(pool: "AssistantPool") -> gr.Blocks:
 
     with gr.Blocks(title="qa · ask the news", analytics_enabled=False) as app:
         header = gr.HTML(_header(pool), elem_id="qa-header")
-        sources = gr.HTML(_EMPTY_PANEL, elem_id="qa-sources", render=False, js_on_load=_PANEL_JS,
-                          server_functions=[show_sources], apply_default_css=True)
-        backend = gr.Radio(_BACKEND_CHOICES, value=settings.backend, label="Answer backend",
-                           render=False)
-        top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top_k)",
-                          info="How many passages the answer step reads.", render=False)
-        base_url = gr.Textbox(settings.openai_base_url or "", label="OpenAI-compatible base URL",
-                              placeholder="http://127.0.0.1:8000/v1",
-                              visible=settings.backend == "openai", render=False)
-        model = gr.Textbox(settings.openai_model, label="Model",
-                           visible=settings.backend == "openai", render=False)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=420):
+                    chat_column = gr.Column(scale=3, min_width=420)
+                    with gr.Column(scale=2, min_width=320):
+                        # Rendered before the chat, so that the chat takes them as they are
+                        # rather than putting them in an accordion of its own under the box.
+                        with gr.Accordion(_settings_label(settings.backend, settings.top_k),
+                                          open=False, elem_id="qa-settings") as settings_box:
+                            backend = gr.Radio(_BACKEND_CHOICES, value=settings.backend,
+                                               label="Answer backend")
+                            base_url = gr.Textbox(settings.openai_base_url or "",
+                                                  label="OpenAI-compatible base URL",
+                                                  placeholder="http://127.0.0.1:8000/v1",
+                                                  visible=settings.backend == "openai")
+                            model = gr.Textbox(settings.openai_model, label="Model",
+                                               visible=settings.backend == "openai")
+                            top_k = gr.Slider(1, 20, value=settings.top_k, step=1,
+                                              label="Passages retrieved (top_k)",
+                                              info="How many passages the answer step reads.")
+                        sources = gr.HTML(_EMPTY_PANEL, elem_id="qa-sources", js_on_load=_PANEL_JS,
+                                          server_functions=[show_sources])
+                    with chat_column:
+                        with gr.Row(elem_id="qa-chat-bar"):
+                            gr.HTML('<span class="qa-hint">Follow-up questions use the '
+                                    "conversation so far.</span>")
+                            new_chat = gr.Button("New chat", size="sm", scale=0, min_width=110,
+                                                 elem_id="qa-new-chat")
                         chat = gr.ChatInterface(
                             respond,
                             chatbot=gr.Chatbot(
@@ -499,38 +544,52 @@ def build_ui(pool: "AssistantPool") -> gr.Blocks:
                                 submit_btn=True, stop_btn=True, autofocus=True, max_lines=6,
                                 elem_id="qa-question"),
                             additional_inputs=[backend, top_k, base_url, model],
-                            additional_inputs_accordion=gr.Accordion("Settings", open=False),
                             additional_outputs=[sources],
                             examples=[[question] for question in EXAMPLE_QUESTIONS],
-                            save_history=True,
                             api_name="chat",
                             api_description="The chat: a question and the chat history in, the "
                                             "answer as an HTML chat message out.",
                             fill_height=False,
                         )
-                    with gr.Column(scale=2, min_width=320):
-                        sources.render()
             with gr.Tab("Library", id="library"):
                 gr.Markdown(
                     f"Add news articles as **.txt**, **.md** or **.html** files (up to "
-                    f"{settings.max_upload_bytes / 1_000_000:g} MB each). They are indexed as "
+                    f"{settings.max_upload_bytes / 1_048_576:.1f} MB each). They are indexed as "
                     "soon as the upload finishes, and can be asked about right away. A first "
                     "line `date YYYY-MM-DD` in a text file gives its publication date.")
                 upload = gr.File(label="Add articles", file_count="multiple", type="filepath",
-                                 file_types=list(ARTICLE_SUFFIXES), height=140)
+                                 file_types=list(ARTICLE_SUFFIXES), height=140, elem_id="qa-upload")
                 status = gr.HTML(elem_id="qa-upload-status")
-                table = gr.Dataframe(_article_rows(pool), headers=["Title", "Published", "Chunks", "Id"],
+                table = gr.Dataframe(_article_rows(pool),
+                                     headers=["Title", "Published", "Chunks", "Id"],
                                      datatype=["str", "str", "number", "str"], interactive=False,
                                      wrap=True, label="Indexed articles", elem_id="qa-articles",
                                      column_widths=["58%", "16%", "8%", "18%"])
         backend.change(lambda choice: (gr.update(visible=choice == "openai"),) * 2, backend,
                        [base_url, model], queue=False, api_visibility="undocumented")
-        chat.chatbot.clear(lambda: _EMPTY_PANEL, None, sources, queue=False,
+        gr.on([backend.change, top_k.change], lambda choice, k: gr.update(
+            label=_settings_label(choice, k)), [backend, top_k], settings_box, queue=False,
+            api_visibility="undocumented")
+
+        # The conversation is kept in the browser, so a reload brings it back, each answer with
+        # its citations (they are part of its message). An empty chat box is not saved: every
+        # page shows one before the saved conversation is restored; "New chat" and the chat's
+        # clear button empty the saved conversation instead.
+        saved = gr.BrowserState([], storage_key="qa-conversation")
+        conversation = [chat.chatbot, chat.chatbot_state, chat.chatbot_value]
+        app.load(lambda history: (history or [],) * 3, saved, conversation, queue=False,
+                 api_visibility="undocumented")
+        chat.chatbot.change(lambda history: history if history else gr.skip(), chat.chatbot,
+                            saved, queue=False, trigger_mode="always_last",
+                            show_progress="hidden", api_visibility="undocumented")
+        new_chat.click(lambda: ([], [], [], _EMPTY_PANEL, []), None,
+                       conversation + [sources, saved], queue=False, api_visibility="undocumented")
+        chat.chatbot.clear(lambda: (_EMPTY_PANEL, []), None, [sources, saved], queue=False,
                            api_visibility="undocumented")
-        chat.new_chat_button.click(lambda: _EMPTY_PANEL, None, sources, queue=False,
-                                   api_visibility="undocumented")
+
         upload.upload(add_uploads, upload, [status, table, header, upload],
-                      api_visibility="undocumented")
+                      api_name="add_articles",
+                      api_description="Add article files (.txt, .md, .html) to the library.")
         app.load(lambda: (_article_rows(pool), _header(pool)), None, [table, header],
                  queue=False, api_visibility="undocumented")
         gr.api(ask, api_name="ask")
@@ -541,7 +600,10 @@ def build_ui(pool: "AssistantPool") -> gr.Blocks:
 def mount_ui(app: "FastAPI", pool: "AssistantPool",
              auth: tuple[str, str] | None = None) -> "FastAPI":
     """Mount the chat app at ``/`` of ``app``; ``auth`` is a (user, password) login."""
-    theme = gr.themes.Default(primary_hue="indigo", secondary_hue="blue", neutral_hue="slate")
+    # Fonts shipped with Gradio (no font CDN). Not its SemiBold: that file lacks most letters.
+    font = gr.themes.LocalFont("Source Sans Pro", weights=(400, 700))
+    theme = gr.themes.Default(primary_hue="indigo", secondary_hue="blue", neutral_hue="slate",
+                              font=[font, "ui-sans-serif", "system-ui", "sans-serif"])
     return gr.mount_gradio_app(
         app, build_ui(pool), path="/", auth=auth,
         auth_message="qa: sign in with the login given to `qa serve --auth`." if auth else None,

@@ -1,0 +1,145 @@
+"""Answers from the real seed index with the extractive backend: citations, abstention, dates,
+chat follow-ups, streaming, and the verification every generated answer goes through."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from qa import ABSTAIN_TEXT, Answer, InvalidQuestionError
+from qa.answering import Turn
+from qa.corpus import read_article
+
+from .conftest import SEEDS
+
+BLAIR_HOUSE = ("On what date did Blinken host the Armenian and Azerbaijani foreign ministers "
+               "at Blair House?")
+
+
+def _body(article_id: str) -> str:
+    return read_article(SEEDS / f"{article_id}.txt").body
+
+
+def assert_citations_are_verbatim(answer: Answer) -> None:
+    markers = {c.marker for c in answer.citations}
+    for citation in answer.citations:
+        assert _body(citation.article_id)[citation.start:citation.end] == citation.quote
+        assert f"[{citation.marker}]" in answer.text
+    assert len(markers) == len(answer.citations)
+
+
+def test_blair_house_date_is_november_7_citing_article_003(shared_assistant):
+    answer = shared_assistant.ask(BLAIR_HOUSE)
+    assert not answer.abstained
+    assert "November 7" in answer.text
+    assert answer.citations[0].article_id == "003_079379c1789fc1ad"
+    assert "Blair House" in answer.citations[0].quote
+    assert answer.citations[0].published is None  # the article states no date
+    assert "2022" not in answer.text  # and no year is invented
+    assert_citations_are_verbatim(answer)
+
+
+def test_unanswerable_question_abstains_without_citations(shared_assistant):
+    answer = shared_assistant.ask("What is the population of Baku?")
+    assert answer.abstained
+    assert answer.text == ABSTAIN_TEXT
+    assert answer.citations == []
+
+
+def test_relative_day_is_resolved_against_the_publication_date(shared_assistant):
+    answer = shared_assistant.ask(
+        "On what date did Blinken meet separately with Bayramov and Mirzoyan in Arlington, "
+        "Virginia, according to the May 4, 2023 reports?")
+    assert "May 1, 2023" in answer.text
+    assert answer.citations[0].published == date(2023, 5, 4)
+    assert "Monday" in answer.citations[0].quote
+    assert_citations_are_verbatim(answer)
+
+
+def test_a_date_without_a_year_gets_no_year(shared_assistant):
+    answer = shared_assistant.ask("When did Jake Sullivan meet Bayramov and Mirzoyan at the White House in June?")
+    assert "June 28" in answer.text
+    assert "2022" not in answer.text and "2023" not in answer.text
+
+
+def test_answer_to_dict_is_json_ready(shared_assistant):
+    data = json.loads(json.dumps(shared_assistant.ask(BLAIR_HOUSE).to_dict()))
+    assert data["abstained"] is False
+    citation = data["citations"][0]
+    assert set(citation) == {"marker", "article_id", "title", "published", "quote", "start", "end"}
+    assert citation["published"] is None
+
+
+def test_chat_follow_up_uses_the_history(shared_assistant):
+    chat = shared_assistant.chat()
+    first = chat.ask("Who hosted the November 7 talks between the Armenian and Azerbaijani foreign ministers?")
+    assert "Blinken" in first.text
+    follow_up = chat.ask("Where were they held?")
+    assert "Blair House" in follow_up.text
+    assert_citations_are_verbatim(follow_up)
+    assert [turn.question for turn in chat.history] == [first.question, "Where were they held?"]
+    # Without the history the same words find nothing to answer.
+    assert shared_assistant.ask("Where were they held?").abstained
+
+
+def test_stream_yields_text_then_the_verified_answer(shared_assistant):
+    items = list(shared_assistant.stream(BLAIR_HOUSE))
+    assert all(isinstance(item, str) for item in items[:-1]) and items[:-1]
+    final = items[-1]
+    assert isinstance(final, Answer) and "November 7" in final.text
+    chat = shared_assistant.chat()
+    assert isinstance(list(chat.stream(BLAIR_HOUSE))[-1], Answer)
+    assert len(chat.history) == 1
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t", "x" * 100_000])
+def test_empty_or_huge_questions_are_refused(shared_assistant, question):
+    with pytest.raises(InvalidQuestionError):
+        shared_assistant.ask(question)
+
+
+# --- verification of generated text -------------------------------------------------------
+# These feed fixed model output through the real verifier, over real retrieved passages.
+
+def _verify(assistant, question: str, generated: str) -> Answer:
+    answerer = assistant._answerer
+    return answerer._verified(answerer._context(question, []), generated)
+
+
+def test_an_invented_year_is_removed(shared_assistant):
+    answer = _verify(shared_assistant, BLAIR_HOUSE,
+                     "Blinken hosted them at Blair House on November 7, 2022 [1].")
+    assert "2022" not in answer.text and "November 7" in answer.text
+    assert answer.repaired
+    assert_citations_are_verbatim(answer)
+
+
+def test_an_unsupported_name_or_number_is_dropped(shared_assistant):
+    answer = _verify(shared_assistant, BLAIR_HOUSE,
+                     "The meeting was on November 7 at Blair House [1]. "
+                     "Vladimir Putin sent 4,500 observers [1].")
+    assert "Putin" not in answer.text and "4,500" not in answer.text
+    assert "November 7" in answer.text and answer.repaired
+    assert_citations_are_verbatim(answer)
+
+
+def test_an_unsupported_answer_falls_back_to_the_extractive_one(shared_assistant):
+    answer = _verify(shared_assistant, BLAIR_HOUSE, "They met on December 25 in Paris [1].")
+    assert answer.repaired and answer.backend == "extractive"
+    assert "November 7" in answer.text
+    assert_citations_are_verbatim(answer)
+
+
+def test_uncited_sentences_get_the_passage_that_supports_them(shared_assistant):
+    answer = _verify(shared_assistant, BLAIR_HOUSE,
+                     "Blinken met Mirzoyan and Bayramov on November 7 at Blair House.")
+    assert answer.citations and "[1]" in answer.text
+    assert_citations_are_verbatim(answer)
+
+
+def test_history_turns_are_passed_as_turns(shared_assistant):
+    first = shared_assistant.ask(BLAIR_HOUSE)
+    follow = shared_assistant._answerer.ask("Who hosted them?", [Turn(BLAIR_HOUSE, first)])
+    assert "Blinken" in follow.text

@@ -1,0 +1,43 @@
+"""Dates: explicit mentions, weekdays resolved against the publication date, no invented years."""
+
+from datetime import date
+
+from qa.dates import find_dates, format_date, resolve_weekday, resolved_weekdays
+
+THURSDAY = date(2023, 5, 4)
+
+
+def test_weekdays_in_a_thursday_report_are_the_days_just_past():
+    assert resolve_weekday("Monday", THURSDAY) == date(2023, 5, 1)
+    assert resolve_weekday("Sunday", THURSDAY) == date(2023, 4, 30)
+    assert resolve_weekday("Wednesday", THURSDAY) == date(2023, 5, 3)
+    assert resolve_weekday("Thursday", THURSDAY) == THURSDAY
+
+
+def test_weekdays_that_look_ahead_are_the_days_to_come():
+    assert resolve_weekday("Friday", THURSDAY, preceding="the ministers will meet on ") == date(2023, 5, 5)
+    assert resolve_weekday("Monday", THURSDAY, modifier="next ") == date(2023, 5, 8)
+    assert resolve_weekday("Sunday", THURSDAY, preceding="expected to conclude, held since ") == date(2023, 4, 30)
+
+
+def test_no_weekday_is_resolved_without_a_publication_date():
+    assert resolved_weekdays("On Monday, Blinken met them.", None) == []
+    [monday] = resolved_weekdays("On Monday, Blinken met them.", THURSDAY)
+    assert (monday.text, monday.day) == ("Monday", date(2023, 5, 1))
+
+
+def test_dates_without_a_year_keep_no_year():
+    mentions = find_dates("on November 7 at Blair House; June 27-29, 2023; 7 Nov. 2022; 2023-05-04")
+    assert [(m.month, m.day, m.year) for m in mentions] == [
+        (11, 7, None), (6, 27, 2023), (11, 7, 2022), (5, 4, 2023)]
+    assert mentions[1].last_day == 29
+
+
+def test_words_that_look_like_months_are_not_dates():
+    assert find_dates("Azerbaijan may use the reports as a pretext") == []
+    assert find_dates("a 2020 war") == []
+
+
+def test_format_date():
+    assert format_date(date(2023, 5, 1)) == "Monday, May 1, 2023"
+    assert format_date(date(2023, 5, 1), weekday=False) == "May 1, 2023"

@@ -1,0 +1,125 @@
+"""The index on disk: incremental updates, no needless embedding, and crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qa.assistant import Assistant
+from qa.errors import ArticleError
+
+from .conftest import SEEDS
+
+ARTICLE = "Sentence number {n} says the envoys met in Tbilisi on March {day} to discuss the border."
+
+
+def test_reindexing_unchanged_seeds_embeds_nothing(data_dir):
+    assistant = Assistant(data_dir=data_dir)
+    before = assistant.embed_model.texts_embedded
+    result = assistant.reindex()
+    assert assistant.embed_model.texts_embedded == before == 0
+    assert result.report.chunks_embedded == 0
+    assert not result.report.changed
+    assert len(result.report.unchanged) == 5
+
+
+def test_touching_a_file_does_not_re_embed_it(data_dir, tmp_path):
+    article = tmp_path / "extra.txt"
+    article.write_text("The envoys met in Tbilisi on March 3 to discuss the border.", encoding="utf-8")
+    assistant = Assistant(data_dir=data_dir)
+    assistant.add_articles([article])
+    embedded = assistant.embed_model.texts_embedded
+    os.utime(article, (time.time() + 100, time.time() + 100))
+    result = assistant.add_articles([article])
+    assert result.report.unchanged and not result.report.changed
+    assert assistant.embed_model.texts_embedded == embedded
+
+
+def test_an_edited_article_replaces_its_old_chunks(data_dir, tmp_path):
+    article = tmp_path / "envoys.txt"
+    article.write_text("The envoys met in Tbilisi on March 3 to discuss the border.", encoding="utf-8")
+    assistant = Assistant(data_dir=data_dir)
+    assert assistant.add_articles([article]).report.added == ["envoys"]
+    article.write_text("The envoys met in Yerevan on March 9 to discuss the railway.", encoding="utf-8")
+    assert assistant.add_articles([article]).report.updated == ["envoys"]
+
+    answer = assistant.ask("Where did the envoys meet to discuss the railway?")
+    assert "Yerevan" in answer.text
+    texts = [n.text for n in assistant.index.open_store().all_nodes() if n.ref_doc_id == "envoys"]
+    assert texts and all("Tbilisi" not in t for t in texts)
+
+
+def test_a_removed_article_is_deleted_from_the_index(data_dir, tmp_path):
+    article = tmp_path / "envoys.txt"
+    article.write_text("The envoys met in Tbilisi on March 3 to discuss the border.", encoding="utf-8")
+    assistant = Assistant(data_dir=data_dir)
+    assistant.add_articles([article])
+    result = assistant.remove_article("envoys")
+    assert result.report.removed == ["envoys"]
+    assert "envoys" not in {r.article_id for r in assistant.articles()}
+    assert all(n.ref_doc_id != "envoys" for n in assistant.index.open_store().all_nodes())
+    assert assistant.ask("Where did the envoys meet in March?").abstained
+    with pytest.raises(ArticleError):
+        assistant.remove_article("000_29fca93d9d20ffcf")  # seed articles cannot be removed
+
+
+def test_a_bad_file_among_good_ones_is_skipped_and_named(data_dir, tmp_path):
+    (tmp_path / "good.txt").write_text("The envoys met in Tbilisi on March 3.", encoding="utf-8")
+    (tmp_path / "broken.txt").write_bytes(b"\xff\xfe\xfa not utf-8 \xc3\x28")
+    result = Assistant(data_dir=data_dir).add_articles([tmp_path])
+    assert result.report.added == ["good"]
+    assert [Path(p.path).name for p in result.skipped] == ["broken.txt"]
+
+
+def _big_folder(folder: Path, count: int) -> Path:
+    folder.mkdir()
+    for number in range(count):
+        text = "\n\n".join(ARTICLE.format(n=i, day=1 + i % 28) for i in range(number, number + 30))
+        (folder / f"bulk-{number:04d}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_a_build_killed_midway_leaves_the_previous_index_whole(data_dir, tmp_path):
+    manifest = data_dir / "index" / "manifest.json"
+    before = json.loads(manifest.read_text())
+    folder = _big_folder(tmp_path / "bulk", 120)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "--data-dir", str(data_dir), "index", str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "QA_EMBED_BATCH_SIZE": "8"},
+    )
+    store = data_dir / "index" / before["store_dir"] / "chunks.lance" / "_versions"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until the build has written part of its chunks
+        if len(list(store.glob("*.manifest"))) > before["table_version"] + 1:
+            break
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    else:
+        pytest.fail("the build never started writing chunks")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    assert json.loads(manifest.read_text()) == before
+    assistant = Assistant(data_dir=data_dir)
+    assert {r.article_id for r in assistant.articles()} == {p.stem for p in SEEDS.glob("*.txt")}
+    assert all(not n.ref_doc_id.startswith("bulk") for n in assistant.index.open_store().all_nodes())
+    answer = assistant.ask("On what date did Blinken host the Armenian and Azerbaijani "
+                           "foreign ministers at Blair House?")
+    assert "November 7" in answer.text
+
+    # The next build starts from the last whole index and completes.
+    (data_dir / "articles").mkdir(exist_ok=True)
+    for path in list((data_dir / "articles").glob("bulk-*"))[3:]:
+        path.unlink()
+    result = assistant.reindex()
+    assert len([a for a in result.report.added if a.startswith("bulk")]) == len(
+        list((data_dir / "articles").glob("bulk-*")))
+    chunk_ids = [n.node_id for n in assistant.index.open_store().all_nodes()]
+    assert len(chunk_ids) == len(set(chunk_ids))  # nothing the killed build wrote survives
