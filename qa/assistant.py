@@ -18,7 +18,7 @@ from qa.embedding import MiniLMEmbedding
 from qa.errors import ArticleError
 from qa.index import ArticleIndex, ArticleRecord, IndexReport, Progress
 from qa.retrieval import HybridRetriever
-from qa.settings import Settings
+from qa.settings import Settings, load_settings
 
 __all__ = ["Assistant", "IndexResult"]
 
@@ -43,10 +43,8 @@ class Assistant:
                  _embed_model: MiniLMEmbedding | None = None, **overrides: Any) -> None:
         if backend is not None:
             overrides["backend"] = backend
-        if settings is None:
-            settings = Settings(**overrides)
-        elif overrides:
-            settings = Settings(**{**settings.model_dump(exclude_unset=True), **overrides})
+        if settings is None or overrides:
+            settings = load_settings(settings, **overrides)
         self.settings = settings
         self.embed_model = _embed_model or MiniLMEmbedding(
             threads=settings.embed_threads, embed_batch_size=settings.embed_batch_size)
@@ -75,8 +73,8 @@ class Assistant:
     def using(self, **overrides: Any) -> "Assistant":
         """Another Assistant over the same index with some settings changed
         (``assistant.using(backend="openai", openai_base_url=...)``); the embedder is shared."""
-        settings = Settings(**{**self.settings.model_dump(exclude_unset=True), **overrides})
-        return Assistant(settings=settings, _embed_model=self.embed_model)
+        return Assistant(settings=load_settings(self.settings, **overrides),
+                         _embed_model=self.embed_model)
 
     def chat(self) -> Chat:
         """A new conversation, in which follow-up questions use the earlier turns."""

@@ -100,9 +100,9 @@ def _print_answer(answer) -> None:
 
 def _cmd_ask(args: argparse.Namespace) -> int:
     from qa.answering import validate_question
-    from qa.settings import Settings
+    from qa.settings import load_settings
 
-    validate_question(args.question, Settings().max_question_chars)  # fail before loading models
+    validate_question(args.question, load_settings().max_question_chars)  # fail before loading models
     answer = _assistant(args).ask(args.question)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))

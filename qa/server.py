@@ -13,6 +13,7 @@ The UI (``qa.ui``) and the API (``qa.api``) are thin callers of ``qa.Assistant``
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import threading
 from collections import OrderedDict
@@ -164,8 +165,23 @@ def serve(assistant: "Assistant", host: str = "127.0.0.1", port: int = 7860,
     """Serve the chat UI and the HTTP API until interrupted (blocking)."""
     import uvicorn
 
+    _check_can_listen(host, port)
     app = create_app(assistant, auth=auth)
     where = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     print(f"qa: serving {len(assistant.articles())} articles with the {assistant.backend} backend "
           f"at {where} (API: {where}v1)", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    # uvicorn reports a busy port as a log line and exits; say it as a qa error instead.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SettingsError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); is another server using it? "
+                "Pick another port with --port"
+            ) from exc

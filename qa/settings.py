@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.resources import resource_dir
 
-__all__ = ["Settings", "BackendName", "DEFAULT_DATA_DIR"]
+__all__ = ["Settings", "BackendName", "DEFAULT_DATA_DIR", "load_settings"]
 
 BackendName = Literal["extractive", "local", "openai"]
 
@@ -123,3 +123,23 @@ class Settings(BaseSettings):
     def articles_dir(self) -> Path:
         """Folder of the copies of articles a user added, so the index can be rebuilt."""
         return self.data_dir / "articles"
+
+
+def load_settings(base: Settings | None = None, **overrides: object) -> Settings:
+    """Settings from the environment (or ``base``) with ``overrides``; a bad value raises
+    SettingsError naming the setting and its environment variable."""
+    from pydantic import ValidationError
+
+    from qa.errors import SettingsError
+
+    values = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        if base is None:
+            return Settings(**values)
+        return Settings(**{**base.model_dump(exclude_unset=True), **values})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "settings"
+            problems.append(f"{name} (QA_{name.upper()}): {error['msg']}, got {error.get('input')!r}")
+        raise SettingsError("bad setting: " + "; ".join(problems)) from None

@@ -530,6 +530,7 @@ def build_ui(pool: "AssistantPool") -> gr.Blocks:
                                     "conversation so far.</span>")
                             new_chat = gr.Button("New chat", size="sm", scale=0, min_width=110,
                                                  elem_id="qa-new-chat")
+                        # No copy buttons on messages: they would copy a message's HTML.
                         chat = gr.ChatInterface(
                             respond,
                             chatbot=gr.Chatbot(
@@ -537,7 +538,7 @@ def build_ui(pool: "AssistantPool") -> gr.Blocks:
                                 placeholder="**Ask a question about the news articles.**<br>"
                                             "Each answer cites its sources; click a marker to "
                                             "read the passage.",
-                                latex_delimiters=[], buttons=["copy"], feedback_options=None,
+                                latex_delimiters=[], buttons=[], feedback_options=None,
                                 sanitize_html=True, render_markdown=True, line_breaks=False),
                             textbox=gr.Textbox(
                                 placeholder="Ask about the articles…", show_label=False,

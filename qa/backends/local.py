@@ -8,6 +8,7 @@ template stored in the GGUF file, which is the one SmolLM2 was trained with.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import threading
@@ -23,6 +24,14 @@ __all__ = ["LocalGenerator", "default_model_path"]
 _MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _LOADED: dict[tuple[str, int, int], object] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    # Closing before interpreter teardown avoids llama-cpp-python's noisy __del__ at exit.
+    while _LOADED:
+        _, model = _LOADED.popitem()
+        model.close()
 
 
 def default_model_path() -> Path:

@@ -1,0 +1,141 @@
+"""The generative backends, for real: the openai backend through the official client against a
+llama.cpp OpenAI-compatible server process on loopback, and the local backend in-process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from qa import Answer, Assistant, BackendConfigError, BackendUnavailableError
+from qa.backends.local import default_model_path
+
+from .test_answering import BLAIR_HOUSE, assert_citations_are_verbatim
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """``python -m llama_cpp.server`` serving SmolLM2 on a free loopback port."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    log = open(log_path, "wb")  # a file, not a pipe: the server logs more than a pipe holds
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()),
+         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
+         "--n_ctx", "2048"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=2).read()
+            break
+        except OSError:
+            if process.poll() is not None or time.time() > deadline:
+                process.kill()
+                pytest.fail(f"llama_cpp.server did not start: {log_path.read_text()[-2000:]}")
+            time.sleep(0.3)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+def _generated(assistant: Assistant, question: str) -> tuple[list[str], Answer]:
+    items = list(assistant.stream(question))
+    return items[:-1], items[-1]
+
+
+def test_openai_backend_answers_through_a_real_server(llama_server, seed_index_dir):
+    assistant = Assistant(data_dir=seed_index_dir, backend="openai", openai_base_url=llama_server,
+                          openai_model="smollm2")
+    pieces, answer = _generated(assistant, BLAIR_HOUSE)
+    assert len(pieces) > 1, "the model's reply should stream in pieces"
+    assert not answer.abstained and answer.citations
+    assert_citations_are_verbatim(answer)
+    # Whatever the small model wrote, what is returned holds no invented year.
+    assert "2022" not in answer.text and "2023" not in answer.text
+    assert answer.backend == "openai" or (answer.repaired and answer.backend == "extractive")
+
+
+def test_openai_backend_chat_follow_up(llama_server, seed_index_dir):
+    chat = Assistant(data_dir=seed_index_dir, backend="openai", openai_base_url=llama_server,
+                     openai_model="smollm2").chat()
+    chat.ask("Who hosted the November 7 talks between the Armenian and Azerbaijani foreign ministers?")
+    answer = chat.ask("Where were they held?")
+    assert_citations_are_verbatim(answer)
+    assert any("Blair House" in c.quote for c in answer.citations)
+
+
+def test_unanswerable_question_never_reaches_the_model(llama_server, seed_index_dir):
+    assistant = Assistant(data_dir=seed_index_dir, backend="openai", openai_base_url=llama_server,
+                          openai_model="smollm2")
+    pieces, answer = _generated(assistant, "What is the population of Baku?")
+    assert answer.abstained and answer.citations == [] and pieces == [answer.text]
+
+
+def test_local_backend_answers_with_smollm2(seed_index_dir):
+    assistant = Assistant(data_dir=seed_index_dir, backend="local")
+    pieces, answer = _generated(assistant, BLAIR_HOUSE)
+    assert len(pieces) > 1
+    assert_citations_are_verbatim(answer)
+    assert "2022" not in answer.text
+
+
+def test_server_that_is_down_is_a_named_error(seed_index_dir):
+    assistant = Assistant(data_dir=seed_index_dir, backend="openai", max_retries=0,
+                          openai_base_url=f"http://127.0.0.1:{_free_port()}/v1")
+    with pytest.raises(BackendUnavailableError, match="cannot reach"):
+        assistant.ask(BLAIR_HOUSE)
+
+
+def test_server_slower_than_the_timeout_is_a_named_error(seed_index_dir):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
+    try:
+        assistant = Assistant(
+            data_dir=seed_index_dir, backend="openai", request_timeout=1, max_retries=0,
+            openai_base_url=f"http://127.0.0.1:{listener.getsockname()[1]}/v1")
+        started = time.time()
+        with pytest.raises(BackendUnavailableError, match="did not answer in time"):
+            assistant.ask(BLAIR_HOUSE)
+        assert time.time() - started < 30
+    finally:
+        listener.close()
+
+
+def test_openai_backend_without_key_or_base_url_says_what_to_set(seed_index_dir):
+    with pytest.raises(BackendConfigError, match="OPENAI_API_KEY") as caught:
+        Assistant(data_dir=seed_index_dir, backend="openai")
+    assert "QA_OPENAI_BASE_URL" in str(caught.value)
+
+
+def test_cli_reports_a_down_server_in_one_line(seed_index_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "--data-dir", str(seed_index_dir), "ask", "--backend",
+         "openai", BLAIR_HOUSE],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "QA_OPENAI_BASE_URL": f"http://127.0.0.1:{_free_port()}/v1",
+             "QA_MAX_RETRIES": "0"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("qa: error: cannot reach the model server")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
