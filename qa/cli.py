@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", help="remove an added article by id")
     remove.add_argument("article_id")
 
+    evaluate = commands.add_parser(
+        "eval", help="run the evaluation suite (options: qa eval --help)", add_help=False)
+    evaluate.add_argument("eval_args", nargs=argparse.REMAINDER, help="options of evals/run.py")
+
     serve = commands.add_parser("serve", help="the chat UI and the HTTP API")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=7860, help="port to listen on")
@@ -191,15 +195,34 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from qa.errors import SettingsError
+    from qa.resources import resource_dir
+
+    evals_dir = resource_dir("evals")
+    if not (evals_dir / "run.py").is_file():
+        raise SettingsError(f"the evaluation suite is not at {evals_dir}; run qa eval from a source checkout")
+    sys.path.insert(0, str(evals_dir.parent))
+    from evals.run import main as run_evaluation
+
+    extra = ["--data-dir", str(args.data_dir)] if args.data_dir else []
+    return run_evaluation(extra + list(args.eval_args))
+
+
 _COMMANDS = {
     "ask": _cmd_ask, "chat": _cmd_chat, "index": _cmd_index, "articles": _cmd_articles,
-    "remove": _cmd_remove, "serve": _cmd_serve,
+    "remove": _cmd_remove, "serve": _cmd_serve, "eval": _cmd_eval,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``qa`` command; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "eval":  # its options belong to evals/run.py
+        args.eval_args = unknown + list(args.eval_args)
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return _COMMANDS[args.command](args)
     except QAError as error:
