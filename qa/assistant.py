@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -55,6 +56,15 @@ class Assistant:
             self.reindex()
         else:
             self._load()
+        # Load the sentence splitter and the embedder while the caller gets on with its work;
+        # the first question waits only for what is not loaded yet.
+        threading.Thread(target=self._warm_up, name="qa-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        from qa.sentences import sentence_spans
+
+        sentence_spans("Warm up.")
+        self.embed_model._load()
 
     # --- answering -------------------------------------------------------------------------
     @property
