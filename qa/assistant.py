@@ -18,7 +18,7 @@ from qa.corpus import Article, find_article_files, load_articles, read_article
 from qa.embedding import MiniLMEmbedding
 from qa.errors import ArticleError
 from qa.index import ArticleIndex, ArticleRecord, IndexReport, Progress
-from qa.retrieval import HybridRetriever
+from qa.retrieval import HybridRetriever, Passage
 from qa.settings import Settings, load_settings
 
 __all__ = ["Assistant", "IndexResult"]
@@ -85,6 +85,15 @@ class Assistant:
         (``assistant.using(backend="openai", openai_base_url=...)``); the embedder is shared."""
         return Assistant(settings=load_settings(self.settings, **overrides),
                          _embed_model=self.embed_model)
+
+    def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
+        """The passages hybrid retrieval finds for ``query`` (best first), before answering."""
+        return self._answerer.retriever.retrieve(query, top_k or self.settings.top_k)
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        """The hybrid BM25 + vector retriever over the current index."""
+        return self._answerer.retriever
 
     def chat(self) -> Chat:
         """A new conversation, in which follow-up questions use the earlier turns."""

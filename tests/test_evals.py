@@ -1,0 +1,437 @@
+"""The eval suite: its metrics on small examples, its dataset loader on bad input, and the gate —
+the full eval on the extractive backend must meet evals/thresholds.json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from evals.citation_support import (  # noqa: E402 - after the sys.path line above
+    Quote,
+    citation_scores,
+    split_statements,
+    supports,
+)
+from evals.dataset import (  # noqa: E402
+    Case,
+    EvaluationReport,
+    Outcome,
+    ReportCase,
+    Score,
+    load_cases,
+    percentile,
+)
+from evals.metrics import (  # noqa: E402
+    contains_answer,
+    date_match,
+    exact_match,
+    find_dates,
+    locate_support,
+    normalize_answer,
+    retrieval_scores,
+    token_f1,
+)
+from qa.answer import Answer, Citation  # noqa: E402
+from qa.retrieval import Passage  # noqa: E402
+
+DATASET = REPO / "evals" / "questions.jsonl"
+MAY_4_2023 = date(2023, 5, 4)  # a Thursday
+
+
+# --- answer matching ------------------------------------------------------------------------
+def test_normalization_follows_squad():
+    assert normalize_answer("The  Blair House!") == "blair house"
+    assert normalize_answer("“Courageous steps” [1]") == "courageous steps"
+    assert normalize_answer("30,000") == "30000"
+
+
+def test_exact_match_takes_the_best_accepted_answer():
+    assert exact_match("Antony Blinken. [1]", ["Anthony Blinken", "Antony Blinken"]).value == 1.0
+    assert exact_match("Blinken met them", ["Blinken"]).value == 0.0
+
+
+def test_token_f1():
+    assert token_f1("Ned Price", ["Price", "Ned Price"]).value == pytest.approx(1.0)
+    assert token_f1("Price said it", ["Ned Price"]).value == pytest.approx(0.4)
+    assert token_f1("nothing here", ["Ned Price"]).value == 0.0
+
+
+def test_contains_answer_matches_whole_words_only():
+    assert contains_answer("Blinken met them at Blair House. [1]", ["Blair House"]).value == 1.0
+    assert contains_answer("on November 17", ["November 1", "7"]).value == 0.0
+    assert contains_answer("an Iranian plane", ["Iran"]).value == 0.0
+    assert contains_answer("It says so. [1]", ["1"]).value == 0.0  # markers are not answer text
+
+
+# --- dates ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "answer", ["Nov. 7", "7 November", "November 7th", "on November 7 [1]", "November 7, 2022"]
+)
+def test_date_forms_match_as_calendar_days(answer):
+    assert date_match(answer, ["November 7"]).value == 1.0
+
+
+def test_a_different_day_does_not_match():
+    score = date_match("November 8 — Price said", ["November 7"])
+    assert score.value == 0.0 and "November 8" in score.reason
+
+
+def test_no_year_is_invented():
+    (mention,) = find_dates("They met on November 7.")
+    assert mention.year is None
+    assert date_match("November 7, 2021", ["November 7, 2022"]).value == 0.0
+
+
+def test_weekdays_resolve_against_the_cited_articles_date_only():
+    assert date_match("The talks began on Sunday. [1]", ["April 30, 2023"], MAY_4_2023).value == 1.0
+    # A weekday named on the publication day is that day ("expected to conclude Thursday").
+    assert date_match("Thursday", ["May 4, 2023"], MAY_4_2023).value == 1.0
+    assert date_match("The talks began on Sunday.", ["April 30, 2023"]).value == 0.0
+
+
+def test_the_first_date_is_the_answer():
+    assert (
+        date_match("May 1, 2023 — after the call on April 30, 2023", ["April 30, 2023"]).value
+        == 0.0
+    )
+
+
+def test_month_answers_and_non_date_golds():
+    assert date_match("in April", ["April 2023", "April"]).value == 1.0
+    assert date_match("in 2020", ["fall of 2020", "2020"]).value is None
+
+
+# --- citations --------------------------------------------------------------------------------
+def test_statements_end_at_marker_runs():
+    statements = split_statements("Blinken met them [1]. Sullivan hosted them [2][3] and more text")
+    assert [s.markers for s in statements] == [(1,), (2, 3), ()]
+    assert statements[0].text == "Blinken met them"
+
+
+def test_support_needs_the_dates_names_and_words_of_the_statement():
+    quote = [Quote("Blinken met Mirzoyan and Bayramov on November 7 at Blair House.")]
+    assert supports("Blinken met Mirzoyan on November 7 at Blair House", quote).value == 1.0
+    assert supports("Blinken met Mirzoyan on November 8", quote).value == 0.0
+    assert supports("Sullivan met Mirzoyan at Blair House", quote).value == 0.0
+    assert supports("Blinken met 12 ministers at Blair House", quote).value == 0.0
+    assert (
+        supports("Blinken met Mirzoyan on November 7, 2022", quote).value == 0.0
+    )  # year not quoted
+
+
+def test_numbers_are_compared_whole():
+    quote = [Quote("Moscow deployed about 2,000 troops to the region.")]
+    assert supports("Moscow deployed 2,000 troops", quote).value == 1.0
+    assert supports("Moscow deployed 2 troops", quote).value == 0.0
+
+
+def test_a_bare_answer_must_cite_a_quote_about_the_question():
+    quote = [Quote("Price said at the November 8 briefing that it was a very positive sign.")]
+    assert (
+        supports("November 8.", quote, "On what date did Peskov call for restraint?").value == 0.0
+    )
+    assert supports("November 8.", quote, "On what date did Price hold his briefing?").value == 1.0
+
+
+def test_the_hand_checked_pairs_still_agree_with_the_test():
+    from evals.run import support_check_agreement
+
+    check = support_check_agreement()
+    assert check["pairs"] == 30 and check["agreement"] >= 0.8, check
+
+
+def test_a_weekday_in_the_quote_supports_its_resolved_date():
+    quote = [Quote("Blinken called Aliyev on Sunday.", MAY_4_2023)]
+    assert supports("Blinken called Aliyev on April 30, 2023", quote).value == 1.0
+
+
+def _citation(marker: int, quote: str, published: date | None = None) -> Citation:
+    return Citation(marker, "a1", "title", published, quote, 0, len(quote))
+
+
+def test_alce_precision_drops_a_redundant_citation():
+    answer = Answer(
+        "q",
+        "Blinken met Mirzoyan at Blair House. [1][2]",
+        [
+            _citation(1, "Blinken met Mirzoyan at Blair House."),
+            _citation(2, "The weather was fine."),
+        ],
+    )
+    scores = citation_scores(answer)
+    assert scores["citation_recall"].value == 1.0
+    assert scores["citation_precision"].value == 0.5
+    assert "redundant" in scores["citation_precision"].reason
+
+
+def test_alce_recall_counts_uncited_statements():
+    answer = Answer(
+        "q",
+        "Blinken met Mirzoyan. [1] He also met Sullivan in Paris.",
+        [_citation(1, "Blinken met Mirzoyan.")],
+    )
+    assert citation_scores(answer)["citation_recall"].value == 0.5
+
+
+def test_abstentions_have_no_citation_scores():
+    scores = citation_scores(Answer("q", "The articles don't say.", [], abstained=True))
+    assert scores["citation_recall"].value is None and scores["citation_precision"].value is None
+
+
+# --- retrieval --------------------------------------------------------------------------------
+def _passage(article_id: str, start: int, end: int) -> Passage:
+    return Passage(
+        f"{article_id}#{start}", article_id, "t", None, "x" * (end - start), start, end, 0.0
+    )
+
+
+def test_hit_at_k_and_mrr_use_the_gold_sentence():
+    body = "First sentence here. The gold sentence is this one. Last one."
+    spans, missing = locate_support(["The gold sentence is this one."], ["a1"], {"a1": body})
+    assert not missing
+    passages = [_passage("a2", 0, 40), _passage("a1", 0, 20), _passage("a1", 21, 62)]
+    scores = retrieval_scores(passages, spans, ["a1"])
+    assert (scores["hit@1"].value, scores["hit@3"].value, scores["mrr"].value) == (
+        0.0,
+        1.0,
+        pytest.approx(1 / 3),
+    )
+    assert scores["article_mrr"].value == 0.5
+
+
+def test_every_gold_support_sentence_is_in_its_articles():
+    from qa.corpus import load_articles
+
+    articles, _ = load_articles([REPO / "seeds"])
+    bodies = {a.article_id: a.body for a in articles}
+    cases, problems = load_cases(DATASET)
+    assert not problems
+    for case in cases:
+        _, missing = locate_support(case.support, case.article_ids, bodies)
+        assert not missing, f"{case.id}: not verbatim in {case.article_ids}: {missing}"
+
+
+# --- the dataset loader -----------------------------------------------------------------------
+def test_malformed_lines_are_reported_with_their_line_numbers(tmp_path):
+    good = {
+        "id": "ok",
+        "question": "Who?",
+        "answers": ["Blinken"],
+        "answer_type": "person",
+        "category": "c",
+        "article_ids": ["a"],
+        "support": ["Blinken met."],
+        "answerable": True,
+        "history": [],
+    }
+    lines = [
+        json.dumps(good),
+        "{not json",
+        json.dumps({**good, "id": "no-question", "question": None}),
+        "",
+        json.dumps([1, 2]),
+        json.dumps({**good, "id": "answerless", "answers": []}),
+        json.dumps(good),  # duplicate id
+        json.dumps({**good, "id": "ok2", "surprise": 1}),
+        json.dumps({**good, "id": "ok3"}),
+    ]
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cases, problems = load_cases(path)
+    assert [c.id for c in cases] == ["ok", "ok3"]
+    assert [c.line for c in cases] == [1, 9]
+    assert [p.line for p in problems] == [2, 3, 5, 6, 7, 8]
+    assert "not valid JSON" in problems[0].message
+    assert "question" in problems[1].message
+    assert "duplicate id 'ok'" in problems[4].message
+    assert "surprise" in problems[5].message
+
+
+def test_percentile_interpolates():
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile([5.0], 95) == 5.0
+    assert percentile([], 50) is None
+
+
+# --- reports ----------------------------------------------------------------------------------
+def _tiny_report() -> EvaluationReport:
+    case = Case(
+        id="c1",
+        question="Who hosted the talks?",
+        answers=("Blinken",),
+        answer_type="person",
+        category="who",
+        article_ids=("a1",),
+        support=("Blinken hosted.",),
+        answerable=True,
+        line=4,
+    )
+    answer = Answer(
+        "Who hosted the talks?", "Sullivan hosted. [1]", [_citation(1, "Sullivan hosted.")]
+    )
+    outcome = Outcome(answer, [_passage("a1", 0, 15)], 0.25, None, "Who hosted the talks?")
+    scores = {"accuracy": Score(0.0, "contains none of 'Blinken'"), "hit@5": Score(1.0, "rank 1")}
+    return EvaluationReport("extractive", [ReportCase(case, outcome, scores)])
+
+
+def test_markdown_report_lists_each_failure_with_its_passages(tmp_path):
+    from evals.report import BackendRun, RunResult, accuracy_chart_svg, write_markdown
+
+    result = RunResult(
+        "questions.jsonl",
+        [BackendRun("extractive", _tiny_report(), seconds=1.0)],
+        bodies={"a1": "Blinken hosted."},
+    )
+    write_markdown(result, tmp_path / "report.md", "chart.svg")
+    text = (tmp_path / "report.md").read_text()
+    assert "`c1`" in text and "Who hosted the talks?" in text and "Sullivan hosted." in text
+    assert "a1#0" in text and "contains none of 'Blinken'" in text
+    svg = accuracy_chart_svg(result.runs)
+    assert svg.startswith("<svg") and "who" in svg
+
+
+def test_judge_failures_are_reported_not_raised():
+    pytest.importorskip("llama_index.llms.openai_like")
+    from evals.dataset import EvaluatorContext
+    from evals.judge import JudgeFaithfulness, judge_llm
+
+    llm = judge_llm("http://127.0.0.1:9/v1", "judge")  # nothing listens on port 9
+    llm.max_retries = 0
+    case = _tiny_report().cases[0]
+    score = JudgeFaithfulness(llm).evaluate(EvaluatorContext(case.case, case.outcome))
+    assert score["judge_faithfulness"].value is None
+    assert "judge failed" in score["judge_faithfulness"].reason
+
+
+# --- the gate: the whole eval on the extractive backend -----------------------------------------
+@pytest.fixture(scope="module")
+def extractive_result(seed_index_dir):
+    from evals.run import run_eval
+
+    with pytest.MonkeyPatch.context() as patch:
+        import os
+
+        for name in list(os.environ):
+            if name.startswith(("QA_", "OPENAI_")):
+                patch.delenv(name)
+        return run_eval(["extractive"], DATASET, data_dir=seed_index_dir, peer=False)
+
+
+def test_the_extractive_backend_meets_the_thresholds(extractive_result):
+    from evals.report import summary
+    from evals.run import check_thresholds, load_thresholds
+
+    thresholds = load_thresholds()
+    assert set(thresholds["minimums"]) >= {
+        "accuracy",
+        "citation_precision",
+        "abstention_recall",
+        "hit@5",
+    }
+    failed = check_thresholds(extractive_result, thresholds)
+    measured = summary(extractive_result.run("extractive").report)
+    assert not failed, f"below evals/thresholds.json: {failed}; measured: " + ", ".join(
+        f"{m}={measured[m]:.3f}" for m in thresholds["minimums"]
+    )
+
+
+def test_the_gate_names_each_metric_below_its_minimum(extractive_result):
+    from evals.run import check_thresholds
+
+    failed = check_thresholds(
+        extractive_result,
+        {"backend": "extractive", "minimums": {"accuracy": 1.01, "hit@5": 0.0}},
+    )
+    assert len(failed) == 1 and failed[0].startswith("accuracy ")
+    assert (
+        "not evaluated"
+        in check_thresholds(extractive_result, {"backend": "local", "minimums": {}})[0]
+    )
+
+
+def test_every_case_is_scored(extractive_result):
+    report = extractive_result.run("extractive").report
+    cases, _ = load_cases(DATASET)
+    assert len(report.cases) == len(cases) == 151
+    assert all(c.outcome.error is None for c in report.cases)
+    assert all("accuracy" in c.scores and "abstention_recall" in c.scores for c in report.cases)
+
+
+def test_the_command_line_writes_the_reports(seed_index_dir, tmp_path):
+    from evals.run import main
+
+    bad = tmp_path / "cases.jsonl"
+    lines = DATASET.read_text(encoding="utf-8").splitlines()[:3]
+    bad.write_text("\n".join([lines[0], "{broken", lines[1]]) + "\n", encoding="utf-8")
+    out = tmp_path / "reports"
+    code = main(
+        [
+            "--dataset",
+            str(bad),
+            "--data-dir",
+            str(seed_index_dir),
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-peer",
+        ]
+    )
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["dataset_problems"][0]["line"] == 2
+    assert len(report["backends"]["extractive"]["cases"]) == 2
+    assert "line 2: not valid JSON" in (out / "report.md").read_text()
+    assert (out / "accuracy_by_category.svg").exists()
+
+    # Saved answers score the same when re-scored, without asking the backend again.
+    again = tmp_path / "rescored"
+    assert (
+        main(
+            [
+                "--rescore",
+                str(out / "report.json"),
+                "--dataset",
+                str(bad),
+                "--out",
+                str(again),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    rescored = json.loads((again / "report.json").read_text())
+    first, second = (r["backends"]["extractive"]["metrics"] for r in (report, rescored))
+    assert {k: v for k, v in first.items() if not k.startswith("latency")} == {
+        k: v for k, v in second.items() if not k.startswith("latency")
+    }
+
+
+def test_the_peer_check_agrees_with_our_retrieval_metrics(seed_index_dir):
+    """llama-index's RetrieverEvaluator and our hit@5 score the same retrievals alike."""
+    from evals.peer import compare_retrievers, retrieval_query
+    from qa.assistant import Assistant
+    from qa.corpus import load_articles
+
+    cases = [c for c in load_cases(DATASET)[0] if c.answerable][:12]
+    assistant = Assistant(data_dir=seed_index_dir, backend="extractive")
+    peer = compare_retrievers(assistant, cases, assistant.settings.seeds_dir, top_k=5)
+    assert set(peer.metrics) == {"qa hybrid (BM25 + vectors, RRF)", "llama-index VectorStoreIndex"}
+    assert all(0.0 <= v <= 1.0 for m in peer.metrics.values() for v in m.values())
+
+    bodies = {a.article_id: a.body for a in load_articles([assistant.settings.seeds_dir])[0]}
+    hits = []
+    for case in cases:
+        spans, _ = locate_support(case.support, case.article_ids, bodies)
+        passages = assistant.retrieve(retrieval_query(case), 5)
+        hits.append(retrieval_scores(passages, spans, case.article_ids)["hit@5"].value)
+    assert peer.metrics["qa hybrid (BM25 + vectors, RRF)"]["hit_rate"] == pytest.approx(
+        sum(hits) / len(hits)
+    )
