@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 from qa.answer import ABSTAIN_TEXT, Answer, Citation
 from qa.backends.base import Message, TextGenerator
 from qa.citations import MARKER, quote_is_verbatim, strip_unsupported_years, unsupported_claims
-from qa.dates import find_dates, format_date, resolved_weekdays
+from qa.dates import find_dates, format_date, resolved_day_offsets, resolved_weekdays
 from qa.embedding import MiniLMEmbedding
 from qa.errors import InvalidQuestionError
 from qa.evidence import (
@@ -25,6 +25,7 @@ from qa.evidence import (
     profile_question,
     rank_evidence,
     with_antecedent,
+    with_follow_on,
 )
 from qa.resources import load_prompt
 from qa.retrieval import HybridRetriever, Passage
@@ -154,7 +155,7 @@ class Answerer:
     # --- extractive ------------------------------------------------------------------------
     def _extractive(self, context: _Context, repaired: bool = False,
                     notes: Sequence[str] = ()) -> Answer:
-        best = with_antecedent(context.evidence[0])
+        best = with_follow_on(with_antecedent(context.evidence[0]))
         chosen = [best]
         for other in context.evidence[1:]:
             if other.score < best.score * _SECOND_SENTENCE_RATIO:
@@ -283,6 +284,11 @@ def _lead(context: _Context, best: Evidence) -> str:
     if context.profile.answer_type != "date":
         return ""
     asked = {(m.month, m.day) for m in find_dates(context.question)}
+    passage = best.passage
+    before = passage.text[:best.start - passage.start]
+    for _, resolved in resolved_day_offsets(best.text, before):
+        if (resolved.month, resolved.day) not in asked:
+            return resolved.text
     for mention in find_dates(best.text):
         if (mention.month, mention.day) not in asked:
             return mention.text

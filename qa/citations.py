@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from qa.answer import Citation
-from qa.dates import find_dates, resolved_weekdays
+from qa.dates import find_dates, resolved_day_offsets, resolved_weekdays
 from qa.evidence import _STOPWORDS
 from qa.retrieval import Passage
 
@@ -55,6 +55,7 @@ def quote_is_verbatim(citation: Citation, passages: Sequence[Passage]) -> bool:
 
 def _supported_dates(passages: Sequence[Passage]):
     explicit = [m for p in passages for m in find_dates(p.text)]
+    explicit += [m for p in passages for _, m in resolved_day_offsets(p.text)]
     resolved = [r.day for p in passages for r in resolved_weekdays(p.text, p.published)]
     published = [p.published for p in passages if p.published]
     return explicit, resolved, published

@@ -144,6 +144,31 @@ def resolved_weekdays(text: str, published: date | None) -> list[ResolvedWeekday
     ]
 
 
+_DAY_OFFSET = re.compile(
+    r"\b(?:the|a) (?P<which>next|following|same|previous|preceding) day\b|\b(?:a|one) day "
+    r"(?P<dir>later|after|before|earlier)\b", re.IGNORECASE)
+_OFFSETS = {"next": 1, "following": 1, "same": 0, "previous": -1, "preceding": -1,
+            "later": 1, "after": 1, "before": -1, "earlier": -1}
+
+
+def resolved_day_offsets(text: str, before: str = "") -> list[tuple[str, DateMention]]:
+    """"the next day", "on the same day" … resolved against the nearest date written before
+    them (in ``before`` + ``text``); the result keeps that date's year, or none."""
+    found = []
+    context = before + text
+    for match in _DAY_OFFSET.finditer(text):
+        earlier = [m for m in find_dates(context[:len(before) + match.start()])]
+        if not earlier:
+            continue
+        anchor = earlier[-1]
+        offset = _OFFSETS[(match.group("which") or match.group("dir")).lower()]
+        day = date(anchor.year or 2001, anchor.month, anchor.day) + timedelta(days=offset)
+        label = f"{day:%B} {day.day}" + (f", {day.year}" if anchor.year else "")
+        found.append((match.group(0), DateMention(label, match.start(), match.end(), day.month,
+                                                  day.day, anchor.year and day.year)))
+    return found
+
+
 def format_date(day: date, weekday: bool = True) -> str:
     """"Monday, May 1, 2023" (or "May 1, 2023")."""
     text = f"{day:%B} {day.day}, {day.year}"

@@ -311,6 +311,24 @@ def with_antecedent(best: Evidence) -> Evidence:
     return replace(best, text=text, start=previous.start)
 
 
+_SHORT_FOLLOW_ON = 90
+
+
+def with_follow_on(best: Evidence) -> Evidence:
+    """A sentence joined with a short next sentence of the same paragraph ("Yerevan denied the
+    charges."), which often carries the answer the longer sentence sets up."""
+    passage = best.passage
+    later = [c for c in candidate_sentences([passage]) if c.start >= best.end]
+    if not later:
+        return best
+    following = min(later, key=lambda c: c.start)
+    gap = passage.text[best.end - passage.start:following.start - passage.start]
+    if "\n" in gap or len(following.text) > _SHORT_FOLLOW_ON:
+        return best
+    text = passage.text[best.start - passage.start:following.end - passage.start]
+    return replace(best, text=text, end=following.end)
+
+
 def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]) -> list[Evidence]:
     """Two-sentence spans (verbatim from the article) pairing a sentence that lacks the asked-for
     kind of answer with an adjacent sentence that has it."""

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from qa.dates import find_dates, format_date, resolve_weekday, resolved_weekdays
+from qa.dates import find_dates, format_date, resolve_weekday, resolved_day_offsets, resolved_weekdays
 
 THURSDAY = date(2023, 5, 4)
 
@@ -41,3 +41,12 @@ def test_words_that_look_like_months_are_not_dates():
 def test_format_date():
     assert format_date(date(2023, 5, 1)) == "Monday, May 1, 2023"
     assert format_date(date(2023, 5, 1), weekday=False) == "May 1, 2023"
+
+
+def test_the_next_day_is_resolved_against_the_date_before_it():
+    [(phrase, day)] = resolved_day_offsets(
+        "Ned Price told a news briefing the next day", before="talks in Washington on November 7, ")
+    assert (phrase, day.text, day.year) == ("the next day", "November 8", None)
+    [(_, same)] = resolved_day_offsets("a video posted on the same day", before="on November 5, 2022 ")
+    assert same.text == "November 5, 2022"
+    assert resolved_day_offsets("the next day", before="no date here") == []
