@@ -7,8 +7,8 @@ retrieve → rank evidence sentences → decide answerability → (generate) →
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterator, Sequence
 
 from qa.answer import ABSTAIN_TEXT, Answer, Citation
 from qa.backends.base import Message, TextGenerator
@@ -182,7 +182,8 @@ class Answerer:
             ).strip()
             for n, p in enumerate(context.passages, start=1)
         )
-        messages: list[Message] = [{"role": "system", "content": load_prompt(prompts, "answer_system").strip()}]
+        system = load_prompt(prompts, "answer_system").strip()
+        messages: list[Message] = [{"role": "system", "content": system}]
         for turn in history[-self.settings.history_turns:] if self.settings.history_turns else []:
             messages.append({"role": "user", "content": turn.question})
             messages.append({"role": "assistant", "content": MARKER.sub("", turn.answer.text)})

@@ -22,7 +22,8 @@ import re
 import secrets
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Iterator, Literal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -79,7 +80,7 @@ class ApiError(Exception):
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
     @classmethod
-    def from_qa_error(cls, error: QAError) -> "ApiError":
+    def from_qa_error(cls, error: QAError) -> ApiError:
         """The HTTP status that says whose problem a qa error is."""
         if isinstance(error, InvalidQuestionError):
             return cls(400, str(error), param="messages", code="invalid_question")
@@ -187,7 +188,7 @@ def _chunks(answer: Answer, model: str) -> Iterator[str]:
 
 
 # --- the routes -----------------------------------------------------------------------------
-def install_api(app: FastAPI, pool: "AssistantPool") -> None:
+def install_api(app: FastAPI, pool: AssistantPool) -> None:
     """Add the API routes and their JSON error handling to ``app``."""
 
     def require_token(request: Request) -> None:

@@ -6,9 +6,10 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from qa.answer import Answer
 from qa.answering import Answerer
@@ -80,7 +81,7 @@ class Assistant:
         """Yield the answer text as it is generated, then the verified Answer."""
         return self._answerer.stream(question)
 
-    def using(self, **overrides: Any) -> "Assistant":
+    def using(self, **overrides: Any) -> Assistant:
         """Another Assistant over the same index with some settings changed
         (``assistant.using(backend="openai", openai_base_url=...)``); the embedder is shared."""
         return Assistant(settings=load_settings(self.settings, **overrides),

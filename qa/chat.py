@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from qa.answer import Answer
 from qa.answering import Turn
@@ -17,7 +18,7 @@ class Chat:
     """A chat with an Assistant. ``ask`` and ``stream`` behave as the Assistant's do, and
     remember each exchange so that "Where were they held?" knows who "they" are."""
 
-    def __init__(self, assistant: "Assistant") -> None:
+    def __init__(self, assistant: Assistant) -> None:
         self._assistant = assistant
         self.history: list[Turn] = []
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 from llama_index.core import Document
 from llama_index.core.node_parser import SentenceSplitter

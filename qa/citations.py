@@ -10,8 +10,8 @@ article's publication date.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from qa.answer import Citation
 from qa.dates import find_dates, resolved_day_offsets, resolved_weekdays

@@ -32,7 +32,7 @@ _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 _RANGE_END = r"(?:\s*(?:-|–|—|to|and)\s*(?P<day2>[0-3]?\d)(?:st|nd|rd|th)?)?"
 _PATTERNS = [
-    re.compile(rf"\b(?P<iy>(?:19|20)\d\d)-(?P<im>[01]\d)-(?P<id>[0-3]\d)\b"),
+    re.compile(r"\b(?P<iy>(?:19|20)\d\d)-(?P<im>[01]\d)-(?P<id>[0-3]\d)\b"),
     re.compile(rf"\b{_MONTH}\s+{_DAY}{_RANGE_END}\b(?:,?\s+{_YEAR}\b)?", re.IGNORECASE),
     re.compile(rf"\b{_DAY}{_RANGE_END}\s+{_MONTH}(?:,?\s+{_YEAR}\b)?", re.IGNORECASE),
 ]
@@ -58,7 +58,7 @@ class DateMention:
     year: int | None = None
     last_day: int | None = None  # for ranges such as "June 27-29"
 
-    def matches(self, other: "DateMention") -> bool:
+    def matches(self, other: DateMention) -> bool:
         """Same month and day; years must agree only where both give one."""
         if (self.month, self.day) != (other.month, other.day):
             return False

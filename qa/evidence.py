@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -37,7 +37,8 @@ _STOPWORDS = frozenset(
     ourselves out over own same she should so some such than that the their theirs them
     themselves then there these they this those through to too under up very was we were
     what when where which while who whom why will with would you your yours yourself yourselves
-    might may must shall whose date kind sort type s t tell say said says told according article articles report reported mention
+    might may must shall whose date kind sort type s t tell say said says told according article
+    articles report reported mention
     mentioned happen happened take took place held hold name named did""".split()
 )
 _QUESTION_TYPES: list[tuple[str, re.Pattern]] = [

@@ -19,9 +19,9 @@ import contextlib
 import json
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from llama_index.core.schema import TextNode
 
@@ -78,7 +78,7 @@ class _Manifest:
     articles: dict[str, ArticleRecord] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, path: Path) -> "_Manifest | None":
+    def read(cls, path: Path) -> _Manifest | None:
         if not path.exists():
             return None
         try:

@@ -36,7 +36,7 @@ class Passage:
     score: float
 
     @classmethod
-    def from_node(cls, hit: NodeWithScore) -> "Passage":
+    def from_node(cls, hit: NodeWithScore) -> Passage:
         node = hit.node
         published = node.metadata.get(PUBLISHED) or None
         return cls(

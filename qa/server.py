@@ -17,8 +17,9 @@ import socket
 import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from qa.answer import Answer
 from qa.errors import SettingsError
@@ -56,10 +57,10 @@ class AssistantPool:
     answers from the old index.
     """
 
-    def __init__(self, assistant: "Assistant", max_variants: int = DEFAULT_MAX_VARIANTS) -> None:
+    def __init__(self, assistant: Assistant, max_variants: int = DEFAULT_MAX_VARIANTS) -> None:
         self.default = assistant
         self.max_variants = max_variants
-        self._variants: OrderedDict[tuple[tuple[str, Any], ...], "Assistant"] = OrderedDict()
+        self._variants: OrderedDict[tuple[tuple[str, Any], ...], Assistant] = OrderedDict()
         self._lock = threading.Lock()
         self._library_lock = threading.Lock()
 
@@ -68,7 +69,7 @@ class AssistantPool:
         """The served Assistant's settings (limits, token, defaults)."""
         return self.default.settings
 
-    def get(self, **overrides: Any) -> "Assistant":
+    def get(self, **overrides: Any) -> Assistant:
         """The Assistant for these settings (``backend``, ``top_k``, ``openai_base_url``,
         ``openai_model``); None or "" means the served default. Raises SettingsError for a value
         that cannot work, or the backend's error when it cannot be built."""
@@ -92,7 +93,7 @@ class AssistantPool:
                 self._variants.popitem(last=False)
         return variant
 
-    def _build(self, changed: dict[str, Any]) -> "Assistant":
+    def _build(self, changed: dict[str, Any]) -> Assistant:
         from pydantic import ValidationError
 
         try:
@@ -102,12 +103,12 @@ class AssistantPool:
                                  for error in exc.errors())
             raise SettingsError(f"invalid settings: {problems}") from exc
 
-    def articles(self) -> list["ArticleRecord"]:
+    def articles(self) -> list[ArticleRecord]:
         """The indexed articles."""
         return self.default.articles()
 
     def add_articles(self, paths: Iterable[str | Path],
-                     progress: "Progress | None" = None) -> "IndexResult":
+                     progress: Progress | None = None) -> IndexResult:
         """Add articles to the library (one upload at a time); they are answerable on return."""
         with self._library_lock:
             result = self.default.add_articles(paths, progress=progress)
@@ -116,7 +117,7 @@ class AssistantPool:
         return result
 
 
-def chat_with_history(assistant: "Assistant", exchanges: Sequence[tuple[str, str]]) -> "Chat":
+def chat_with_history(assistant: Assistant, exchanges: Sequence[tuple[str, str]]) -> Chat:
     """A Chat that remembers earlier exchanges, given as (question, answer text) pairs.
 
     The UI and the API are stateless between requests: each request brings its conversation
@@ -140,7 +141,7 @@ def parse_auth(auth: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def create_app(assistant: "Assistant", auth: str | tuple[str, str] | None = None) -> "FastAPI":
+def create_app(assistant: Assistant, auth: str | tuple[str, str] | None = None) -> FastAPI:
     """The web app: the HTTP API and the chat UI over ``assistant``.
 
     ``auth`` (``"USER:PASS"``) protects the chat UI and its Gradio API; the ``/v1`` API is
@@ -160,7 +161,7 @@ def create_app(assistant: "Assistant", auth: str | tuple[str, str] | None = None
     return mount_ui(app, pool, auth=login)
 
 
-def serve(assistant: "Assistant", host: str = "127.0.0.1", port: int = 7860,
+def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
           auth: str | None = None) -> None:
     """Serve the chat UI and the HTTP API until interrupted (blocking)."""
     import uvicorn

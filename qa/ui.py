@@ -14,10 +14,11 @@ from __future__ import annotations
 import html
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from bs4 import BeautifulSoup
@@ -150,7 +151,7 @@ def render_error(error: Exception) -> str:
 class ArticleTexts:
     """Full article bodies by id, read from the library files and cached by content hash."""
 
-    def __init__(self, pool: "AssistantPool") -> None:
+    def __init__(self, pool: AssistantPool) -> None:
         self._pool = pool
         self._cache: dict[str, tuple[str, str]] = {}
         self._lock = threading.Lock()
@@ -384,7 +385,7 @@ if (!window.__qaArticleToggle) {
 """
 
 
-def _header(pool: "AssistantPool") -> str:
+def _header(pool: AssistantPool) -> str:
     count = len(pool.articles())
     return ("<h1>qa · ask the news</h1>"
             f"<p>{count} article{'s' if count != 1 else ''} indexed. Answers are short, and every "
@@ -395,12 +396,12 @@ def _settings_label(backend: str, top_k: float) -> str:
     return f"Settings · {backend} backend, {int(top_k)} passages"
 
 
-def _article_rows(pool: "AssistantPool") -> list[list[Any]]:
+def _article_rows(pool: AssistantPool) -> list[list[Any]]:
     return [[record.title, _published(record.published), record.chunks, record.article_id]
             for record in pool.articles()]
 
 
-def build_ui(pool: "AssistantPool") -> gr.Blocks:
+def build_ui(pool: AssistantPool) -> gr.Blocks:
     """The Gradio app over ``pool``: Chat (with settings and sources) and Library tabs."""
     settings = pool.settings
     texts = ArticleTexts(pool)
@@ -598,8 +599,8 @@ def build_ui(pool: "AssistantPool") -> gr.Blocks:
     return app
 
 
-def mount_ui(app: "FastAPI", pool: "AssistantPool",
-             auth: tuple[str, str] | None = None) -> "FastAPI":
+def mount_ui(app: FastAPI, pool: AssistantPool,
+             auth: tuple[str, str] | None = None) -> FastAPI:
     """Mount the chat app at ``/`` of ``app``; ``auth`` is a (user, password) login."""
     # Fonts shipped with Gradio (no font CDN). Not its SemiBold: that file lacks most letters.
     font = gr.themes.LocalFont("Source Sans Pro", weights=(400, 700))

@@ -59,7 +59,8 @@ def test_relative_day_is_resolved_against_the_publication_date(shared_assistant)
 
 
 def test_a_date_without_a_year_gets_no_year(shared_assistant):
-    answer = shared_assistant.ask("When did Jake Sullivan meet Bayramov and Mirzoyan at the White House in June?")
+    answer = shared_assistant.ask(
+        "When did Jake Sullivan meet Bayramov and Mirzoyan at the White House in June?")
     assert "June 28" in answer.text
     assert "2022" not in answer.text and "2023" not in answer.text
 
@@ -74,7 +75,8 @@ def test_answer_to_dict_is_json_ready(shared_assistant):
 
 def test_chat_follow_up_uses_the_history(shared_assistant):
     chat = shared_assistant.chat()
-    first = chat.ask("Who hosted the November 7 talks between the Armenian and Azerbaijani foreign ministers?")
+    first = chat.ask(
+        "Who hosted the November 7 talks between the Armenian and Azerbaijani foreign ministers?")
     assert "Blinken" in first.text
     follow_up = chat.ask("Where were they held?")
     assert "Blair House" in follow_up.text

@@ -12,8 +12,8 @@ import atexit
 import importlib.util
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from qa.backends.base import Message, TextGenerator
 from qa.errors import BackendConfigError, BackendNotInstalledError

@@ -3,7 +3,7 @@ official ``openai`` client (which brings retries and timeouts)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from qa.backends.base import Message, TextGenerator
 from qa.errors import BackendConfigError, BackendNotInstalledError, BackendUnavailableError
