@@ -233,7 +233,8 @@ def has_answer_type(answer_type: str, text: str, published: date | None) -> bool
     if answer_type == "date":
         return bool(find_dates(text)) or bool(resolved_weekdays(text, published)) or bool(
             re.search(r"\b(19|20)\d\d\b|\b(weeks?|months?|days?|years?) (ago|later|after|before)\b"
-                      r"|\b(yesterday|today|tomorrow|the next day)\b", text, re.I))
+                      r"|\b(yesterday|today|tomorrow|(the|a) (next|following|same|previous) day)\b",
+                      text, re.I))
     if answer_type == "number":
         return bool(_NUMBER.search(text))
     if answer_type == "place":
@@ -268,7 +269,11 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
         present = set(content_terms(text))
         return sum(w for t, w in weights.items() if t in present) / total
 
-    quotes = _QUOTED.findall(profile.question)
+    # A quoted phrase in the question's main clause is what to find; one in a later clause
+    # ("according to the article about the 'good to host' tweet") only says where to look.
+    unquoted = _QUOTED.sub(lambda m: "x" * len(m.group(0)), profile.question)
+    core_end = len(_CLAUSE_BREAK.split(unquoted, maxsplit=1)[0])
+    quotes = [m.group(1) for m in _QUOTED.finditer(profile.question) if m.start() < core_end]
     candidates = candidates + _joined_with_neighbours(profile, candidates)
     similarities = np.zeros(len(candidates))
     if embed is not None:

@@ -97,19 +97,25 @@ class HybridRetriever:
             llm=MockLLM(),
         )
 
+    def document_frequency(self, term: str) -> int | None:
+        """How many chunks contain a stemmed term (None while the index is empty)."""
+        if self._bm25 is None:
+            return None
+        bm25 = self._bm25.bm25
+        token = bm25.vocab_dict.get(term)
+        if token is None:
+            return 0
+        indptr = bm25.scores["indptr"]
+        return int(indptr[token + 1] - indptr[token])
+
     def term_weight(self, term: str) -> float:
         """Inverse document frequency of a stemmed term over the chunks (BM25's own counts)."""
         from qa.evidence import idf_weight
 
-        if self._bm25 is None:
+        frequency = self.document_frequency(term)
+        if frequency is None:
             return 1.0
-        bm25 = self._bm25.bm25
-        documents = int(bm25.scores["num_docs"])
-        token = bm25.vocab_dict.get(term)
-        if token is None:
-            return idf_weight(0, documents)
-        indptr = bm25.scores["indptr"]
-        return idf_weight(int(indptr[token + 1] - indptr[token]), documents)
+        return idf_weight(frequency, int(self._bm25.bm25.scores["num_docs"]))
 
     def retrieve(self, query: str, top_k: int) -> list[Passage]:
         """The ``top_k`` best passages for ``query``, best first."""
