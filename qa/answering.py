@@ -141,12 +141,14 @@ class Answerer:
             query = f"{previous.question} {said} {question}"
             extra = tuple(t for t in content_terms(f"{previous.question} {said}")
                           if t not in profile.terms)
-            profile = replace(profile, context_terms=tuple(dict.fromkeys(extra)))
+            # Similarity is to the two questions: the previous answer would pull toward itself.
+            profile = replace(profile, context_terms=tuple(dict.fromkeys(extra)),
+                              search_text=f"{previous.question} {question}")
             notes.append(f"follow-up: read with the previous question {previous.question!r}")
         # Sentence ranking reranks a wider pool than the answer step shows.
         pool = self.retriever.retrieve(query, max(self.settings.top_k, self.settings.rerank_pool))
         candidates = candidate_sentences(pool)
-        evidence = rank_evidence(replace(profile, question=query), candidates, self.retriever.term_weight,
+        evidence = rank_evidence(profile, candidates, self.retriever.term_weight,
                                  self.embed_model.embed)
         answerable = is_answerable(profile, evidence[0] if evidence else None)
         return _Context(question, profile, _best_passages(pool, evidence, self.settings.top_k),

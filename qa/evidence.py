@@ -79,6 +79,7 @@ class QuestionProfile:
     counted: str | None = None  # the noun of "how many X"
     speaker: str | None = None  # the X of "what did X say"
     context_terms: tuple[str, ...] = ()  # from earlier chat turns; weigh half
+    search_text: str = ""  # what retrieval searched for (a follow-up adds the previous turn)
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,7 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
     candidates = candidates + _joined_with_neighbours(profile, candidates)
     similarities = np.zeros(len(candidates))
     if embed is not None:
-        vectors = embed([profile.question] + [c.text for c in candidates])
+        vectors = embed([profile.search_text or profile.question] + [c.text for c in candidates])
         similarities = vectors[1:] @ vectors[0]
     passage_cover = {c.passage.chunk_id: covered(c.passage.text) for c in candidates}
     typed = profile.answer_type != "other" or profile.speaker is not None
