@@ -287,8 +287,11 @@ def _lead(context: _Context, best: Evidence) -> str:
     if context.profile.answer_type != "date":
         return ""
     asked = {(m.month, m.day) for m in find_dates(context.question)}
-    passage = best.passage
-    before = passage.text[:best.start - passage.start]
+    # The text before the sentence, from every retrieved passage of its article, nearest last.
+    same_article = sorted({p.chunk_id: p for p in context.passages + [e.passage for e in context.evidence]
+                           if p.article_id == best.passage.article_id and p.start < best.start}.values(),
+                          key=lambda p: (p.start, p.end))
+    before = "\n".join(p.text[:best.start - p.start] for p in same_article)
     for _, resolved in resolved_day_offsets(best.text, before):
         if (resolved.month, resolved.day) not in asked:
             return resolved.text

@@ -136,13 +136,22 @@ def profile_question(question: str) -> QuestionProfile:
                            focus=_focus_of(question),
                            counted=content_terms(counted.group(1))[-1] if counted
                            and content_terms(counted.group(1)) else None,
-                           speaker=speaker.group(1).split()[-1] if speaker else None)
+                           speaker=_speaker_of(speaker))
+
+
+def _speaker_of(match: re.Match | None) -> str | None:
+    """The last word of "what did <speaker> say" (not a pronoun: a follow-up names no one)."""
+    if match is None:
+        return None
+    word = match.group(1).split()[-1]
+    return None if word.lower() in _STOPWORDS else word
 
 
 _COUNTED = re.compile(
     r"\bhow many\s+((?:[A-Za-z\-]+\s+){0,3}?[A-Za-z\-]+?)\s+(?:were|was|are|is|did|do|does|"
     r"had|have|has|will|would|could|of|in|at|on|live|lived|died|had)\b", re.IGNORECASE)
-_SPEAKER = re.compile(r"\b[Ww]hat did\s+((?:[A-Z][\w\-]+\s+){1,3}?)(?:say|tell|said|write|tweet)\b")
+_SPEAKER = re.compile(r"\b[Ww]hat (?:exactly |precisely )?did\s+((?:the\s+|a\s+)?(?:[\w\-]+\s+){1,3}?)"
+                      r"(?:say|tell|said|write|tweet|state)\b")
 _SPEECH = re.compile(r"\b(said|says|say|told|tell|stated|stating|added|wrote|tweeted|described|"
                      r"called|stressed|emphasized|expressed|praised|noted|urged|claimed|warned|"
                      r"acknowledged|reiterated|remarks|statement)\b", re.IGNORECASE)
