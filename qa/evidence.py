@@ -235,7 +235,7 @@ def has_answer_type(answer_type: str, text: str, published: date | None) -> bool
     if answer_type == "duration":
         return bool(re.search(r"\b(\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten|"
                               r"several|few|many|decades?-long)\s*(-\s*)?(minutes?|hours?|days?|"
-                              r"weeks?|months?|years?|decades?)\b|\bsince\b|\bdecades?-long\b",
+                              r"weeks?|months?|years?|decades?)\b|\bdecades?-long\b",
                               text, re.I))
     if answer_type == "time":
         return bool(re.search(r"\b\d{1,2}(:\d\d)?\s*(a\.m\.|p\.m\.|am\b|pm\b)|\bnoon\b|"
@@ -370,6 +370,8 @@ def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]
 # Thresholds measured on evals/questions.jsonl (see evals/README.md).
 MIN_COVERAGE = 0.2
 MIN_SCORE = 0.48
+MIN_YES_NO_COVERAGE = 0.75
+_YES_NO = re.compile(r"\s*(did|does|do|is|was|were|has|have|had|will|can|could|are)\b", re.IGNORECASE)
 
 
 def is_answerable(profile: QuestionProfile, best: Evidence | None) -> bool:
@@ -380,6 +382,8 @@ def is_answerable(profile: QuestionProfile, best: Evidence | None) -> bool:
         return False
     if not best.focus_found:
         return False
+    if _YES_NO.match(profile.question) and best.coverage < MIN_YES_NO_COVERAGE:
+        return False  # a yes/no answer needs a sentence stating nearly all that was asked
     context = max(best.coverage, 0.5 * (best.coverage + best.passage_coverage))
     return context >= MIN_COVERAGE and best.score >= MIN_SCORE
 
