@@ -42,13 +42,16 @@ def strip_markers(text: str) -> str:
 
 # --- SQuAD / ALCE answer matching -----------------------------------------------------------
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
 _PUNCTUATION = set(string.punctuation) | set("‘’“”–—…")
 
 
 def normalize_answer(text: str) -> str:
     """SQuAD's normalization: lower case, no punctuation, no articles, single spaces.
-    (Curly quotes and dashes count as punctuation too, and markers are dropped first.)"""
+    (Curly quotes and dashes count as punctuation too, a possessive 's is dropped, and markers
+    are dropped first.)"""
     text = strip_markers(text).lower()
+    text = _POSSESSIVE.sub("", text)  # "Mirzoyan’s visit" names Mirzoyan
     text = "".join(" " if ch in "–—" else ch for ch in text)
     text = "".join(ch for ch in text if ch not in _PUNCTUATION)
     text = _ARTICLES.sub(" ", text)

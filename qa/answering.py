@@ -23,6 +23,7 @@ from qa.evidence import (
     content_terms,
     is_answerable,
     profile_question,
+    quoted_phrases,
     rank_evidence,
     with_antecedent,
     with_follow_on,
@@ -147,6 +148,11 @@ class Answerer:
             notes.append(f"follow-up: read with the previous question {previous.question!r}")
         # Sentence ranking reranks a wider pool than the answer step shows.
         pool = self.retriever.retrieve(query, max(self.settings.top_k, self.settings.rerank_pool))
+        # A quoted phrase is an exact lookup: also search for it alone, so that a quote made of
+        # common words is not outranked by passages sharing the rest of the question.
+        for phrase in quoted_phrases(question):
+            seen = {p.chunk_id for p in pool}
+            pool += [p for p in self.retriever.retrieve(phrase, 2) if p.chunk_id not in seen]
         candidates = candidate_sentences(pool)
         evidence = rank_evidence(profile, candidates, self.retriever.term_weight,
                                  self.embed_model.embed)
@@ -157,7 +163,9 @@ class Answerer:
     # --- extractive ------------------------------------------------------------------------
     def _extractive(self, context: _Context, repaired: bool = False,
                     notes: Sequence[str] = ()) -> Answer:
-        best = with_follow_on(with_antecedent(context.evidence[0]))
+        first = context.evidence[0]
+        best = with_follow_on(with_antecedent(
+            first, self.retriever.article_passages(first.passage.article_id)))
         chosen = [best]
         for other in context.evidence[1:]:
             if other.score < best.score * _SECOND_SENTENCE_RATIO:
@@ -233,6 +241,13 @@ class Answerer:
         if not kept:
             return self._extractive(context, repaired=True, notes=dropped + [
                 "the generated answer was not supported by its passages; extractive answer given"])
+        if not _cites_leading_evidence(context, [cited for _, cited, _ in kept]):
+            # A small model often answers from the wrong one of several similar passages (the
+            # Arlington talks for a Blair House question); its sentence is then supported, but
+            # not by the passage that answers what was asked.
+            return self._extractive(context, repaired=True, notes=dropped + [
+                "the generated answer cites none of the passages that best answer the question; "
+                "extractive answer given"])
         citations: list[Citation] = []
         marker_of: dict[tuple[int, int], int] = {}
         parts: list[str] = []
@@ -248,6 +263,17 @@ class Answerer:
         citations = [c for c in citations if quote_is_verbatim(c, context.passages)]
         return Answer(context.question, " ".join(parts), citations, False, self.backend,
                       repaired, list(context.notes) + dropped)
+
+
+def _cites_leading_evidence(context: _Context, cited: Sequence[Sequence[int]]) -> bool:
+    """For a question asking for a date, place, person or number: does the answer cite a
+    passage holding a sentence of that kind that ranks near the best one?"""
+    best = context.evidence[0]
+    if context.profile.answer_type == "other" and context.profile.speaker is None:
+        return True
+    leading = {e.passage.chunk_id for e in context.evidence
+               if e.type_match and e.score >= best.score * _SECOND_SENTENCE_RATIO}
+    return any(context.passages[n - 1].chunk_id in leading for numbers in cited for n in numbers)
 
 
 def _best_passages(pool: list[Passage], evidence: list[Evidence], top_k: int) -> list[Passage]:

@@ -17,6 +17,9 @@ __all__ = ["chunk_articles", "article_metadata"]
 
 # Chunk metadata keys, read back by retrieval and citations.
 ARTICLE_ID, TITLE, PUBLISHED = "article_id", "title", "published"
+# The whitespace between the previous chunk's end and this chunk's start ("" when they
+# overlap), so that text spanning two chunks can be quoted verbatim.
+GAP_BEFORE = "gap_before"
 
 
 def article_metadata(article: Article) -> dict[str, str]:
@@ -55,15 +58,20 @@ def chunk_articles(articles: list[Article], chunk_size: int, chunk_overlap: int)
             text=article.body,
             doc_id=article.article_id,
             metadata=article_metadata(article),
-            excluded_embed_metadata_keys=[ARTICLE_ID, TITLE, PUBLISHED],
-            excluded_llm_metadata_keys=[ARTICLE_ID, TITLE, PUBLISHED],
+            excluded_embed_metadata_keys=[ARTICLE_ID, TITLE, PUBLISHED, GAP_BEFORE],
+            excluded_llm_metadata_keys=[ARTICLE_ID, TITLE, PUBLISHED, GAP_BEFORE],
         )
         for article in articles
     ]
     nodes = splitter.get_nodes_from_documents(documents)
     bodies = {article.article_id: article.body for article in articles}
+    previous_end: dict[str, int] = {}
     for node in nodes:
-        _ensure_offsets(node, bodies[node.ref_doc_id])
+        body = bodies[node.ref_doc_id]
+        _ensure_offsets(node, body)
+        gap = body[previous_end.get(node.ref_doc_id, node.start_char_idx):node.start_char_idx]
+        node.metadata[GAP_BEFORE] = gap if gap.isspace() else ""
+        previous_end[node.ref_doc_id] = node.end_char_idx
     return nodes
 
 

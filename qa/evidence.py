@@ -80,6 +80,7 @@ class QuestionProfile:
     speaker: str | None = None  # the X of "what did X say"
     context_terms: tuple[str, ...] = ()  # from earlier chat turns; weigh half
     search_text: str = ""  # what retrieval searched for (a follow-up adds the previous turn)
+    calendar_day: bool = False  # "on what date": a day is asked for, a bare year will not do
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ def profile_question(question: str) -> QuestionProfile:
                            focus=_focus_of(question),
                            counted=content_terms(counted.group(1))[-1] if counted
                            and content_terms(counted.group(1)) else None,
-                           speaker=_speaker_of(speaker))
+                           speaker=_speaker_of(speaker),
+                           calendar_day=bool(_CALENDAR_DAY.search(question)))
 
 
 def _speaker_of(match: re.Match | None) -> str | None:
@@ -152,6 +154,7 @@ _COUNTED = re.compile(
     r"had|have|has|will|would|could|of|in|at|on|live|lived|died|had)\b", re.IGNORECASE)
 _SPEAKER = re.compile(r"\b[Ww]hat (?:exactly |precisely )?did\s+((?:the\s+|a\s+)?(?:[\w\-]+\s+){1,3}?)"
                       r"(?:say|tell|said|write|tweet|state)\b")
+_CALENDAR_DAY = re.compile(r"\b(?:what|which) (?:date|day)\b", re.IGNORECASE)
 _SPEECH = re.compile(r"\b(said|says|say|told|tell|stated|stating|added|wrote|tweeted|described|"
                      r"called|stressed|emphasized|expressed|praised|noted|urged|claimed|warned|"
                      r"acknowledged|reiterated|remarks|statement)\b", re.IGNORECASE)
@@ -215,6 +218,8 @@ def answers_kind(profile: QuestionProfile, text: str, published: date | None) ->
     right thing for "how many X", words of the right speaker for "what did X say"?"""
     if not has_answer_type(profile.answer_type, text, published):
         return False
+    if profile.answer_type == "date" and profile.calendar_day and not _names_a_day(text, published):
+        return False
     if profile.answer_type == "number" and profile.counted:
         stem = re.escape(profile.counted[:5])
         if not re.search(rf"\b{_NUMBER_WORD}\s+(?:[\w\-]+\s+){{0,2}}{stem}", text, re.IGNORECASE):
@@ -226,6 +231,13 @@ def answers_kind(profile: QuestionProfile, text: str, published: date | None) ->
         if not near:
             return False
     return True
+
+
+def _names_a_day(text: str, published: date | None) -> bool:
+    """Does ``text`` name a calendar day (not just a year or "weeks ago")?"""
+    return bool(find_dates(text)) or bool(resolved_weekdays(text, published)) or bool(
+        re.search(r"\b(yesterday|today|tomorrow|(the|a) (next|following|same|previous) day)\b",
+                  text, re.I))
 
 
 def has_answer_type(answer_type: str, text: str, published: date | None) -> bool:
@@ -287,8 +299,12 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
     candidates = candidates + _joined_with_neighbours(profile, candidates)
     similarities = np.zeros(len(candidates))
     if embed is not None:
-        vectors = embed([profile.search_text or profile.question] + [c.text for c in candidates])
-        similarities = vectors[1:] @ vectors[0]
+        # A follow-up is compared with itself and with itself read after the previous question;
+        # the closer of the two counts ("Where were they held?" alone says little, while
+        # "Until what date ...?" should not be pulled toward what the previous turn asked).
+        queries = list(dict.fromkeys([profile.question, profile.search_text or profile.question]))
+        vectors = embed(queries + [c.text for c in candidates])
+        similarities = (vectors[len(queries):] @ vectors[:len(queries)].T).max(axis=1)
     passage_cover = {c.passage.chunk_id: covered(c.passage.text) for c in candidates}
     typed = profile.answer_type != "other" or profile.speaker is not None
     scored = []
@@ -309,22 +325,43 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
     return sorted(scored, key=lambda e: e.score, reverse=True)
 
 
+def quoted_phrases(question: str) -> list[str]:
+    """The phrases in quotation marks in a question."""
+    return [match.group(1) for match in _QUOTED.finditer(question)]
+
+
 def _normalized(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-def with_antecedent(best: Evidence) -> Evidence:
-    """A sentence opening with a pronoun ("He said ...") joined with the sentence before it in
-    its passage, so the answer names who "he" is."""
+def with_antecedent(best: Evidence, article: Sequence[Passage] = ()) -> Evidence:
+    """A sentence opening with a pronoun ("He said ...") joined with the sentence before it,
+    so the answer names who "he" is; ``article`` (its chunks) supplies that sentence when it
+    lies in the chunk before."""
     if not _PRONOUN_START.match(best.text):
         return best
-    passage = best.passage
+    passage = _with_previous_chunk(best.passage, article)
     earlier = [c for c in candidate_sentences([passage]) if c.end <= best.start]
     if not earlier:
         return best
     previous = max(earlier, key=lambda c: c.end)
     text = passage.text[previous.start - passage.start:best.end - passage.start]
-    return replace(best, text=text, start=previous.start)
+    return replace(best, passage=passage, text=text, start=previous.start)
+
+
+def _with_previous_chunk(passage: Passage, article: Sequence[Passage]) -> Passage:
+    """``passage`` extended back over the article's chunk just before it (overlapping it, or
+    separated from it by the whitespace the chunk records)."""
+    gap = len(passage.gap_before)
+    before = [p for p in article if p.start < passage.start <= p.end + gap]
+    if not before:
+        return passage
+    previous = min(before, key=lambda p: p.start)
+    if previous.end <= passage.start:
+        text = previous.text + passage.gap_before[gap - (passage.start - previous.end):] + passage.text
+    else:
+        text = previous.text + passage.text[previous.end - passage.start:]
+    return replace(passage, text=text, start=previous.start)
 
 
 _SHORT_FOLLOW_ON = 90
@@ -356,14 +393,20 @@ def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]
         by_passage.setdefault(candidate.passage.chunk_id, []).append(candidate)
     for sentences in by_passage.values():
         sentences.sort(key=lambda e: e.start)
-        for first, second in zip(sentences, sentences[1:]):
-            has_first = answers_kind(profile, first.text, first.passage.published)
-            has_second = answers_kind(profile, second.text, second.passage.published)
-            if has_first == has_second:
-                continue
-            passage = first.passage
-            text = passage.text[first.start - passage.start:second.end - passage.start]
-            joined.append(replace(first, text=text, end=second.end, joined=True))
+        kinds = [answers_kind(profile, e.text, e.passage.published) for e in sentences]
+        passage = sentences[0].passage
+        for i, first in enumerate(sentences):
+            # The neighbour on either side; or, within one paragraph, the sentence two after one
+            # that has the answer ("On June 27, ... met. The ministry ... . Blinken held ...").
+            for j in (i + 1, i + 2):
+                if j >= len(sentences) or kinds[i] == kinds[j]:
+                    continue
+                if j == i + 2 and (not kinds[i] or kinds[i + 1]):
+                    continue
+                text = passage.text[first.start - passage.start:sentences[j].end - passage.start]
+                if j == i + 2 and "\n" in text:
+                    continue
+                joined.append(replace(first, text=text, end=sentences[j].end, joined=True))
     return joined
 
 

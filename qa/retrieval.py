@@ -13,9 +13,10 @@ from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.retrievers.bm25 import BM25Retriever
 
-from qa.chunking import ARTICLE_ID, PUBLISHED, TITLE
+from qa.chunking import ARTICLE_ID, GAP_BEFORE, PUBLISHED, TITLE
 from qa.embedding import MiniLMEmbedding
 from qa.store import ChunkStore
 
@@ -34,6 +35,7 @@ class Passage:
     start: int
     end: int
     score: float
+    gap_before: str = ""  # whitespace between the previous chunk of the article and this one
 
     @classmethod
     def from_node(cls, hit: NodeWithScore) -> Passage:
@@ -48,6 +50,7 @@ class Passage:
             start=node.start_char_idx or 0,
             end=node.end_char_idx or 0,
             score=float(hit.score or 0.0),
+            gap_before=node.metadata.get(GAP_BEFORE, ""),
         )
 
 
@@ -79,6 +82,7 @@ class HybridRetriever:
                  embed_model: MiniLMEmbedding, candidates: int) -> None:
         self._fusion = None
         self._bm25: BM25Retriever | None = None
+        self._by_article: dict[str, list[Passage]] | None = None
         if store is None or bm25_folder is None:
             return  # an empty index: every query finds nothing
         vector = VectorStoreIndex.from_vector_store(store, embed_model=embed_model).as_retriever(
@@ -116,6 +120,21 @@ class HybridRetriever:
         if frequency is None:
             return 1.0
         return idf_weight(frequency, int(self._bm25.bm25.scores["num_docs"]))
+
+    def article_passages(self, article_id: str) -> list[Passage]:
+        """Every chunk of one article, in article order (from BM25's in-memory corpus, so no
+        store query), for the text just outside a retrieved chunk."""
+        if self._bm25 is None:
+            return []
+        if self._by_article is None:
+            by_article: dict[str, list[Passage]] = {}
+            for entry in self._bm25.corpus:
+                passage = Passage.from_node(NodeWithScore(node=metadata_dict_to_node(entry), score=0.0))
+                by_article.setdefault(passage.article_id, []).append(passage)
+            for passages in by_article.values():
+                passages.sort(key=lambda p: p.start)
+            self._by_article = by_article
+        return self._by_article.get(article_id, [])
 
     def retrieve(self, query: str, top_k: int) -> list[Passage]:
         """The ``top_k`` best passages for ``query``, best first."""
