@@ -11,6 +11,7 @@ import pytest
 from qa import ABSTAIN_TEXT, Answer, InvalidQuestionError
 from qa.answering import Turn
 from qa.corpus import read_article
+from qa.evidence import answers_kind, candidate_sentences, profile_question, with_antecedent
 
 from .conftest import SEEDS
 
@@ -145,3 +146,58 @@ def test_history_turns_are_passed_as_turns(shared_assistant):
     first = shared_assistant.ask(BLAIR_HOUSE)
     follow = shared_assistant._answerer.ask("Who hosted them?", [Turn(BLAIR_HOUSE, first)])
     assert "Blinken" in follow.text
+
+
+def test_an_answer_from_a_passage_that_does_not_answer_the_question_is_replaced(shared_assistant):
+    """A small model copying a true sentence from the wrong one of several passages: every word
+    is supported, but not by a passage holding the asked-for date, so the extractive answer
+    is given."""
+    answerer = shared_assistant._answerer
+    context = answerer._context(BLAIR_HOUSE, [])
+    leading = {e.passage.chunk_id for e in context.evidence
+               if e.type_match and e.score >= context.evidence[0].score * 0.92}
+    others = [n for n, p in enumerate(context.passages, start=1) if p.chunk_id not in leading]
+    assert others, "retrieval should also return passages about the other meetings"
+    sentence = candidate_sentences([context.passages[others[0] - 1]])[0].text
+    answer = answerer._verified(context, f"{sentence} [{others[0]}]")
+    assert answer.repaired and answer.backend == "extractive"
+    assert "November 7" in answer.text
+    assert any("cites none of the passages" in note for note in answer.notes)
+
+
+def test_a_pronoun_sentence_is_joined_with_its_antecedent_in_the_chunk_before(shared_assistant):
+    retriever = shared_assistant.retriever
+    article = retriever.article_passages("000_29fca93d9d20ffcf")
+    second = next(p for p in article if p.text.startswith("He said the U.S. believes"))
+    assert not any(p.start < second.start < p.end for p in article), "no overlap: a real gap"
+    evidence = candidate_sentences([second])[0]
+    joined = with_antecedent(evidence, article)
+    assert joined.text.startswith("U.S. State Department Deputy Spokesman Vedant Patel said")
+    assert joined.text.endswith("glad to be welcoming them.\"")
+    assert _body("000_29fca93d9d20ffcf")[joined.start:joined.end] == joined.text
+
+
+def test_on_what_date_needs_a_day_not_a_year():
+    war = "The two sides fought another bloody war in 2020 that lasted six weeks."
+    assert answers_kind(profile_question("When did the war happen?"), war, None)
+    assert not answers_kind(profile_question("On what date did the war start?"), war, None)
+    assert answers_kind(profile_question("On what date did they meet?"),
+                        "They met on November 7 at Blair House.", None)
+
+
+def test_a_date_that_opens_the_paragraph_answers_for_a_later_sentence(shared_assistant):
+    answer = shared_assistant.ask(
+        "On what date did Blinken hold separate bilateral meetings with both foreign ministers "
+        "before proceeding to trilateral discussions in Arlington, USA?")
+    assert answer.text.startswith("June 27")
+    assert "separate bilateral meetings" in answer.citations[0].quote
+    assert_citations_are_verbatim(answer)
+
+
+def test_a_follow_up_is_not_pulled_toward_the_previous_question(shared_assistant):
+    chat = shared_assistant.chat()
+    chat.ask("Who is Armenia's foreign minister?")
+    chat.ask("Whom did he meet at the White House on June 28?")
+    answer = chat.ask("Until what date were those negotiations set to continue?")
+    assert "June 29" in answer.text
+    assert_citations_are_verbatim(answer)

@@ -9,51 +9,15 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import pytest
 
 from qa import Answer, Assistant, BackendConfigError, BackendUnavailableError
-from qa.backends.local import default_model_path
 
+from .conftest import free_port
 from .test_answering import BLAIR_HOUSE, assert_citations_are_verbatim
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory):
-    """``python -m llama_cpp.server`` serving SmolLM2 on a free loopback port."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    log = open(log_path, "wb")  # a file, not a pipe: the server logs more than a pipe holds
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()),
-         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "2048"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=2).read()
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                pytest.fail(f"llama_cpp.server did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
 
 
 def _generated(assistant: Assistant, question: str) -> tuple[list[str], Answer]:
@@ -99,7 +63,7 @@ def test_local_backend_answers_with_smollm2(seed_index_dir):
 
 def test_server_that_is_down_is_a_named_error(seed_index_dir):
     assistant = Assistant(data_dir=seed_index_dir, backend="openai", max_retries=0,
-                          openai_base_url=f"http://127.0.0.1:{_free_port()}/v1")
+                          openai_base_url=f"http://127.0.0.1:{free_port()}/v1")
     with pytest.raises(BackendUnavailableError, match="cannot reach"):
         assistant.ask(BLAIR_HOUSE)
 
@@ -133,7 +97,7 @@ def test_cli_reports_a_down_server_in_one_line(seed_index_dir):
         [sys.executable, "-m", "qa.cli", "--data-dir", str(seed_index_dir), "ask", "--backend",
          "openai", BLAIR_HOUSE],
         capture_output=True, text=True, timeout=120,
-        env={**os.environ, "QA_OPENAI_BASE_URL": f"http://127.0.0.1:{_free_port()}/v1",
+        env={**os.environ, "QA_OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
              "QA_MAX_RETRIES": "0"},
     )
     assert result.returncode == 1
