@@ -13,13 +13,16 @@ from qa.corpus import Article
 from qa.embedding import minilm_tokenizer
 from qa.sentences import split_sentences
 
-__all__ = ["chunk_articles", "article_metadata"]
+__all__ = ["chunk_articles", "article_metadata", "CHUNK_FORMAT"]
 
 # Chunk metadata keys, read back by retrieval and citations.
 ARTICLE_ID, TITLE, PUBLISHED = "article_id", "title", "published"
 # The whitespace between the previous chunk's end and this chunk's start ("" when they
 # overlap), so that text spanning two chunks can be quoted verbatim.
 GAP_BEFORE = "gap_before"
+# Bumped when the chunks' metadata changes: an index of another format is rebuilt on its next
+# sync, since the store's columns are fixed by the first chunks written (2: GAP_BEFORE added).
+CHUNK_FORMAT = 2
 
 
 def article_metadata(article: Article) -> dict[str, str]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from llama_index.core.schema import TextNode
 
-from qa.chunking import chunk_articles
+from qa.chunking import CHUNK_FORMAT, chunk_articles
 from qa.corpus import Article
 from qa.embedding import MODEL_NAME, MiniLMEmbedding
 from qa.errors import IndexBuildError
@@ -75,6 +75,7 @@ class _Manifest:
     embedding_model: str = MODEL_NAME
     chunk_size: int = 0
     chunk_overlap: int = 0
+    chunk_format: int = 1  # indexes written before CHUNK_FORMAT existed hold format 1
     articles: dict[str, ArticleRecord] = field(default_factory=dict)
 
     @classmethod
@@ -89,6 +90,7 @@ class _Manifest:
             return cls(store_dir=raw["store_dir"], table_version=raw["table_version"],
                        bm25_dir=raw["bm25_dir"], embedding_model=raw["embedding_model"],
                        chunk_size=raw["chunk_size"], chunk_overlap=raw["chunk_overlap"],
+                       chunk_format=raw.get("chunk_format", 1),
                        articles=articles)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexBuildError(
@@ -205,6 +207,7 @@ class ArticleIndex:
             old is not None and old.store_dir is not None and not rebuild
             and old.embedding_model == MODEL_NAME
             and (old.chunk_size, old.chunk_overlap) == (self.chunk_size, self.chunk_overlap)
+            and old.chunk_format == CHUNK_FORMAT  # the store's columns follow the chunks' metadata
         )
         report = IndexReport()
         previous = old.articles if (old and same_layout) else {}
@@ -257,6 +260,7 @@ class ArticleIndex:
         bm25_dir = self._write_bm25(store, table_version)
         new = _Manifest(store_dir=store_dir, table_version=table_version, bm25_dir=bm25_dir,
                         chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap,
+                        chunk_format=CHUNK_FORMAT,
                         articles=records)
         new.write(self.manifest_path)
         self._remove_leftovers(new)

@@ -123,3 +123,17 @@ def test_a_build_killed_midway_leaves_the_previous_index_whole(data_dir, tmp_pat
         list((data_dir / "articles").glob("bulk-*")))
     chunk_ids = [n.node_id for n in assistant.index.open_store().all_nodes()]
     assert len(chunk_ids) == len(set(chunk_ids))  # nothing the killed build wrote survives
+
+
+def test_an_index_of_an_older_chunk_format_is_rebuilt_on_the_next_sync(data_dir, tmp_path):
+    """Chunks written before ``gap_before`` existed: the store's columns lack it, so adding an
+    article must rebuild the index rather than fail on the schema."""
+    manifest_path = data_dir / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["chunk_format"]  # as written by an older qa
+    manifest_path.write_text(json.dumps(manifest))
+    article = tmp_path / "extra.txt"
+    article.write_text(ARTICLE.format(n=1, day=3), encoding="utf-8")
+    result = Assistant(data_dir=data_dir).add_articles([article])
+    assert sorted(result.report.added) == sorted([p.stem for p in SEEDS.glob("*.txt")] + ["extra"])
+    assert json.loads(manifest_path.read_text())["chunk_format"] == 2
