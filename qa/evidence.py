@@ -253,9 +253,8 @@ def has_answer_type(answer_type: str, text: str, published: date | None) -> bool
         return bool(re.search(r"\b\d{1,2}(:\d\d)?\s*(a\.m\.|p\.m\.|am\b|pm\b)|\bnoon\b|"
                               r"\bmidnight\b|o'clock", text, re.I))
     if answer_type == "date":
-        return bool(find_dates(text)) or bool(resolved_weekdays(text, published)) or bool(
-            re.search(r"\b(19|20)\d\d\b|\b(weeks?|months?|days?|years?) (ago|later|after|before)\b"
-                      r"|\b(yesterday|today|tomorrow|(the|a) (next|following|same|previous) day)\b",
+        return _names_a_day(text, published) or bool(
+            re.search(r"\b(19|20)\d\d\b|\b(weeks?|months?|days?|years?) (ago|later|after|before)\b",
                       text, re.I))
     if answer_type == "number":
         return bool(_NUMBER.search(text))
