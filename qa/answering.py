@@ -164,8 +164,7 @@ class Answerer:
     def _extractive(self, context: _Context, repaired: bool = False,
                     notes: Sequence[str] = ()) -> Answer:
         first = context.evidence[0]
-        best = with_follow_on(with_antecedent(
-            first, self.retriever.article_passages(first.passage.article_id)))
+        best = with_follow_on(with_antecedent(first, self.retriever.previous_passage(first.passage)))
         chosen = [best]
         for other in context.evidence[1:]:
             if other.score < best.score * _SECOND_SENTENCE_RATIO:
@@ -265,14 +264,19 @@ class Answerer:
                       repaired, list(context.notes) + dropped)
 
 
-def _cites_leading_evidence(context: _Context, cited: Sequence[Sequence[int]]) -> bool:
-    """For a question asking for a date, place, person or number: does the answer cite a
-    passage holding a sentence of that kind that ranks near the best one?"""
+def leading_chunks(context: _Context) -> set[str]:
+    """The chunks holding a sentence of the asked-for kind that ranks near the best one."""
     best = context.evidence[0]
-    if context.profile.answer_type == "other" and context.profile.speaker is None:
+    return {e.passage.chunk_id for e in context.evidence
+            if e.type_match and e.score >= best.score * _SECOND_SENTENCE_RATIO}
+
+
+def _cites_leading_evidence(context: _Context, cited: Sequence[Sequence[int]]) -> bool:
+    """For a question asking for a date, place, person or number: does the answer cite one of
+    the ``leading_chunks``?"""
+    if not context.profile.asks_for_kind:
         return True
-    leading = {e.passage.chunk_id for e in context.evidence
-               if e.type_match and e.score >= best.score * _SECOND_SENTENCE_RATIO}
+    leading = leading_chunks(context)
     return any(context.passages[n - 1].chunk_id in leading for numbers in cited for n in numbers)
 
 

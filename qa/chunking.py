@@ -13,7 +13,7 @@ from qa.corpus import Article
 from qa.embedding import minilm_tokenizer
 from qa.sentences import split_sentences
 
-__all__ = ["chunk_articles", "article_metadata", "CHUNK_FORMAT"]
+__all__ = ["chunk_articles", "article_metadata", "previous_chunk_id", "CHUNK_FORMAT"]
 
 # Chunk metadata keys, read back by retrieval and citations.
 ARTICLE_ID, TITLE, PUBLISHED = "article_id", "title", "published"
@@ -23,6 +23,18 @@ GAP_BEFORE = "gap_before"
 # Bumped when the chunks' metadata changes: an index of another format is rebuilt on its next
 # sync, since the store's columns are fixed by the first chunks written (2: GAP_BEFORE added).
 CHUNK_FORMAT = 2
+
+
+def _chunk_id(article_id: str, position: int) -> str:
+    return f"{article_id}#{position}"
+
+
+def previous_chunk_id(chunk_id: str) -> str | None:
+    """The id of the chunk before ``chunk_id`` in its article (None for the first chunk)."""
+    article_id, _, position = chunk_id.rpartition("#")
+    if not position.isdigit() or int(position) == 0:
+        return None
+    return _chunk_id(article_id, int(position) - 1)
 
 
 def article_metadata(article: Article) -> dict[str, str]:
@@ -54,7 +66,7 @@ def chunk_articles(articles: list[Article], chunk_size: int, chunk_overlap: int)
         chunking_tokenizer_fn=split_sentences,
         paragraph_separator="\n\n",
         include_prev_next_rel=False,
-        id_func=lambda position, document: f"{document.doc_id}#{position}",
+        id_func=lambda position, document: _chunk_id(document.doc_id, position),
     )
     documents = [
         Document(

@@ -82,6 +82,11 @@ class QuestionProfile:
     search_text: str = ""  # what retrieval searched for (a follow-up adds the previous turn)
     calendar_day: bool = False  # "on what date": a day is asked for, a bare year will not do
 
+    @property
+    def asks_for_kind(self) -> bool:
+        """Whether the answer must be of a kind (a date, a place, a speaker's words, ...)."""
+        return self.answer_type != "other" or self.speaker is not None
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -305,7 +310,7 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
         vectors = embed(queries + [c.text for c in candidates])
         similarities = (vectors[len(queries):] @ vectors[:len(queries)].T).max(axis=1)
     passage_cover = {c.passage.chunk_id: covered(c.passage.text) for c in candidates}
-    typed = profile.answer_type != "other" or profile.speaker is not None
+    typed = profile.asks_for_kind
     scored = []
     for candidate, similarity in zip(candidates, similarities):
         coverage = covered(candidate.text)
@@ -333,13 +338,13 @@ def _normalized(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-def with_antecedent(best: Evidence, article: Sequence[Passage] = ()) -> Evidence:
+def with_antecedent(best: Evidence, previous_chunk: Passage | None = None) -> Evidence:
     """A sentence opening with a pronoun ("He said ...") joined with the sentence before it,
-    so the answer names who "he" is; ``article`` (its chunks) supplies that sentence when it
-    lies in the chunk before."""
+    so the answer names who "he" is; ``previous_chunk`` (the article's chunk before the
+    sentence's own) supplies that sentence when it lies there."""
     if not _PRONOUN_START.match(best.text):
         return best
-    passage = _with_previous_chunk(best.passage, article)
+    passage = _with_previous_chunk(best.passage, previous_chunk)
     earlier = [c for c in candidate_sentences([passage]) if c.end <= best.start]
     if not earlier:
         return best
@@ -348,18 +353,17 @@ def with_antecedent(best: Evidence, article: Sequence[Passage] = ()) -> Evidence
     return replace(best, passage=passage, text=text, start=previous.start)
 
 
-def _with_previous_chunk(passage: Passage, article: Sequence[Passage]) -> Passage:
-    """``passage`` extended back over the article's chunk just before it (overlapping it, or
-    separated from it by the whitespace the chunk records)."""
-    gap = len(passage.gap_before)
-    before = [p for p in article if p.start < passage.start <= p.end + gap]
-    if not before:
+def _with_previous_chunk(passage: Passage, previous: Passage | None) -> Passage:
+    """``passage`` extended back over the chunk before it, which overlaps it or ends where the
+    whitespace the chunk records (``gap_before``) begins."""
+    if previous is None or previous.article_id != passage.article_id:
         return passage
-    previous = min(before, key=lambda p: p.start)
-    if previous.end <= passage.start:
-        text = previous.text + passage.gap_before[gap - (passage.start - previous.end):] + passage.text
-    else:
+    if previous.end + len(passage.gap_before) == passage.start:
+        text = previous.text + passage.gap_before + passage.text
+    elif previous.start < passage.start < previous.end:
         text = previous.text + passage.text[previous.end - passage.start:]
+    else:
+        return passage  # not contiguous: the text between them is unknown
     return replace(passage, text=text, start=previous.start)
 
 
@@ -384,7 +388,7 @@ def with_follow_on(best: Evidence) -> Evidence:
 def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]) -> list[Evidence]:
     """Two-sentence spans (verbatim from the article) pairing a sentence that lacks the asked-for
     kind of answer with an adjacent sentence that has it."""
-    if profile.answer_type == "other" and profile.speaker is None:
+    if not profile.asks_for_kind:
         return []
     joined = []
     by_passage: dict[str, list[Evidence]] = {}
@@ -395,8 +399,9 @@ def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]
         kinds = [answers_kind(profile, e.text, e.passage.published) for e in sentences]
         passage = sentences[0].passage
         for i, first in enumerate(sentences):
-            # The neighbour on either side; or, within one paragraph, the sentence two after one
-            # that has the answer ("On June 27, ... met. The ministry ... . Blinken held ...").
+            # The next sentence; or, within one paragraph, the one after that, when only the
+            # first of the three has the answer ("On June 27, ... met. The ministry ... .
+            # Blinken held ...").
             for j in (i + 1, i + 2):
                 if j >= len(sentences) or kinds[i] == kinds[j]:
                     continue
@@ -420,7 +425,7 @@ def is_answerable(profile: QuestionProfile, best: Evidence | None) -> bool:
     """Whether the best sentence answers the question well enough to answer at all."""
     if best is None or not (profile.terms or profile.context_terms):
         return False
-    if (profile.answer_type != "other" or profile.speaker) and not best.type_match:
+    if profile.asks_for_kind and not best.type_match:
         return False
     if not best.focus_found:
         return False

@@ -16,7 +16,7 @@ from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.retrievers.bm25 import BM25Retriever
 
-from qa.chunking import ARTICLE_ID, GAP_BEFORE, PUBLISHED, TITLE
+from qa.chunking import ARTICLE_ID, GAP_BEFORE, PUBLISHED, TITLE, previous_chunk_id
 from qa.embedding import MiniLMEmbedding
 from qa.store import ChunkStore
 
@@ -82,7 +82,7 @@ class HybridRetriever:
                  embed_model: MiniLMEmbedding, candidates: int) -> None:
         self._fusion = None
         self._bm25: BM25Retriever | None = None
-        self._by_article: dict[str, list[Passage]] | None = None
+        self._corpus_position: dict[str, int] | None = None
         if store is None or bm25_folder is None:
             return  # an empty index: every query finds nothing
         vector = VectorStoreIndex.from_vector_store(store, embed_model=embed_model).as_retriever(
@@ -121,20 +121,19 @@ class HybridRetriever:
             return 1.0
         return idf_weight(frequency, int(self._bm25.bm25.scores["num_docs"]))
 
-    def article_passages(self, article_id: str) -> list[Passage]:
-        """Every chunk of one article, in article order (from BM25's in-memory corpus, so no
-        store query), for the text just outside a retrieved chunk."""
-        if self._bm25 is None:
-            return []
-        if self._by_article is None:
-            by_article: dict[str, list[Passage]] = {}
-            for entry in self._bm25.corpus:
-                passage = Passage.from_node(NodeWithScore(node=metadata_dict_to_node(entry), score=0.0))
-                by_article.setdefault(passage.article_id, []).append(passage)
-            for passages in by_article.values():
-                passages.sort(key=lambda p: p.start)
-            self._by_article = by_article
-        return self._by_article.get(article_id, [])
+    def previous_passage(self, passage: Passage) -> Passage | None:
+        """The chunk before ``passage`` in its article, for text just before a retrieved chunk
+        (from BM25's in-memory corpus, so no store query); None for an article's first chunk."""
+        wanted = previous_chunk_id(passage.chunk_id)
+        if self._bm25 is None or wanted is None:
+            return None
+        if self._corpus_position is None:
+            self._corpus_position = {entry["node_id"]: n for n, entry in enumerate(self._bm25.corpus)}
+        position = self._corpus_position.get(wanted)
+        if position is None:
+            return None
+        node = metadata_dict_to_node(self._bm25.corpus[position])
+        return Passage.from_node(NodeWithScore(node=node, score=0.0))
 
     def retrieve(self, query: str, top_k: int) -> list[Passage]:
         """The ``top_k`` best passages for ``query``, best first."""

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from qa import ABSTAIN_TEXT, Answer, InvalidQuestionError
-from qa.answering import Turn
+from qa.answering import Turn, leading_chunks
 from qa.corpus import read_article
 from qa.evidence import answers_kind, candidate_sentences, profile_question, with_antecedent
 
@@ -154,9 +154,8 @@ def test_an_answer_from_a_passage_that_does_not_answer_the_question_is_replaced(
     is given."""
     answerer = shared_assistant._answerer
     context = answerer._context(BLAIR_HOUSE, [])
-    leading = {e.passage.chunk_id for e in context.evidence
-               if e.type_match and e.score >= context.evidence[0].score * 0.92}
-    others = [n for n, p in enumerate(context.passages, start=1) if p.chunk_id not in leading]
+    others = [n for n, p in enumerate(context.passages, start=1)
+              if p.chunk_id not in leading_chunks(context)]
     assert others, "retrieval should also return passages about the other meetings"
     sentence = candidate_sentences([context.passages[others[0] - 1]])[0].text
     answer = answerer._verified(context, f"{sentence} [{others[0]}]")
@@ -167,11 +166,14 @@ def test_an_answer_from_a_passage_that_does_not_answer_the_question_is_replaced(
 
 def test_a_pronoun_sentence_is_joined_with_its_antecedent_in_the_chunk_before(shared_assistant):
     retriever = shared_assistant.retriever
-    article = retriever.article_passages("000_29fca93d9d20ffcf")
-    second = next(p for p in article if p.text.startswith("He said the U.S. believes"))
-    assert not any(p.start < second.start < p.end for p in article), "no overlap: a real gap"
+    second = next(p for p in retriever.retrieve(
+                      "peace is possible between these two countries, glad to be welcoming them", 5)
+                  if p.text.startswith("He said the U.S. believes"))
+    previous = retriever.previous_passage(second)
+    assert previous is not None and previous.end < second.start, "no overlap: a real gap"
     evidence = candidate_sentences([second])[0]
-    joined = with_antecedent(evidence, article)
+    assert with_antecedent(evidence) == evidence  # its own chunk holds no earlier sentence
+    joined = with_antecedent(evidence, previous)
     assert joined.text.startswith("U.S. State Department Deputy Spokesman Vedant Patel said")
     assert joined.text.endswith("glad to be welcoming them.\"")
     assert _body("000_29fca93d9d20ffcf")[joined.start:joined.end] == joined.text
