@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 
 from qa.answer import ABSTAIN_TEXT, Answer, Citation
 from qa.backends.base import Message, TextGenerator
-from qa.citations import MARKER, quote_is_verbatim, strip_unsupported_years, unsupported_claims
+from qa.citations import MARKER, quote_is_verbatim
+from qa.constraints import unmet_constraints
 from qa.dates import find_dates, format_date, resolved_day_offsets, resolved_weekdays
 from qa.embedding import MiniLMEmbedding
 from qa.errors import InvalidQuestionError
@@ -20,18 +21,18 @@ from qa.evidence import (
     Evidence,
     QuestionProfile,
     candidate_sentences,
-    content_terms,
-    is_answerable,
     profile_question,
     quoted_phrases,
-    rank_evidence,
     with_antecedent,
     with_follow_on,
 )
+from qa.ranking import EvidenceRanker
 from qa.resources import load_prompt
 from qa.retrieval import HybridRetriever, Passage
 from qa.sentences import sentence_spans
 from qa.settings import Settings
+from qa.text import content_terms
+from qa.verification import check_sentence
 
 __all__ = ["Answerer", "Turn", "validate_question"]
 
@@ -44,9 +45,6 @@ _ABSTAINS = re.compile(
     r"can(no|')t (answer|be determined|determine)|unable to", re.IGNORECASE)
 _SECOND_SENTENCE_RATIO = 0.92
 _LEADING_LABEL = re.compile(r"^\s*(?:the answer is|answer)\s*:\s*", re.IGNORECASE)
-# A generated sentence must share this much of its content with the quotes it cites: a cheap
-# stand-in for an entailment model, which cannot be fetched here.
-MIN_QUOTE_OVERLAP = 0.7
 
 
 @dataclass(frozen=True)
@@ -88,11 +86,13 @@ class Answerer:
     """Answers questions from a retriever, with an optional text generator."""
 
     def __init__(self, settings: Settings, retriever: HybridRetriever,
-                 embed_model: MiniLMEmbedding, generator: TextGenerator | None) -> None:
+                 embed_model: MiniLMEmbedding, generator: TextGenerator | None,
+                 ranker: EvidenceRanker) -> None:
         self.settings = settings
         self.retriever = retriever
         self.embed_model = embed_model
         self.generator = generator
+        self.ranker = ranker
         self.backend = generator.name if generator else "extractive"
 
     # --- the one path ----------------------------------------------------------------------
@@ -153,12 +153,10 @@ class Answerer:
         for phrase in quoted_phrases(question):
             seen = {p.chunk_id for p in pool}
             pool += [p for p in self.retriever.retrieve(phrase, 2) if p.chunk_id not in seen]
-        candidates = candidate_sentences(pool)
-        evidence = rank_evidence(profile, candidates, self.retriever.term_weight,
-                                 self.embed_model.embed)
-        answerable = is_answerable(profile, evidence[0] if evidence else None)
-        return _Context(question, profile, _best_passages(pool, evidence, self.settings.top_k),
-                        evidence, answerable, notes)
+        evidence = self.ranker.rank(profile, candidate_sentences(pool))
+        answerable = self.ranker.answerable(profile, evidence)
+        shown = _best_passages(_meeting_period(pool, profile), evidence, self.settings.top_k)
+        return _Context(question, profile, shown, evidence, answerable, notes)
 
     # --- extractive ------------------------------------------------------------------------
     def _extractive(self, context: _Context, repaired: bool = False,
@@ -201,12 +199,17 @@ class Answerer:
         return messages
 
     def _verified(self, context: _Context, generated: str) -> Answer:
-        """Check a generated answer; repair it, or fall back to the extractive answer."""
+        """Check a generated answer sentence by sentence (``qa.verification``): keep what its
+        passages support, drop the rest, and fall back to the extractive answer when nothing
+        is left. A model that finds no answer in the passages abstains."""
         generated = _LEADING_LABEL.sub("", generated.strip())
-        if not generated or _ABSTAINS.search(generated):
+        if not generated:
             return self._extractive(context, repaired=True,
-                                    notes=["the model did not answer; extractive answer given"])
-        kept: list[tuple[str, list[int], list[Evidence]]] = []
+                                    notes=["the model wrote nothing; extractive answer given"])
+        if _ABSTAINS.search(generated):
+            return Answer(context.question, ABSTAIN_TEXT, [], True, self.backend,
+                          notes=list(context.notes) + ["the model found no answer in the passages"])
+        checks = []
         dropped: list[str] = []
         repaired = False
         for start, end in sentence_spans(generated):
@@ -217,73 +220,56 @@ class Answerer:
             if not content_terms(bare):
                 continue
             if not cited:
+                repaired = True
                 cited = _best_passage_for(bare, context.passages)
-                repaired = repaired or bool(cited)
                 if not cited:
-                    repaired = True
+                    dropped.append(f"dropped {bare!r}: it cites no passage and none holds it")
                     continue
-            passages = [context.passages[n - 1] for n in cited]
-            fixed = strip_unsupported_years(bare, passages)
-            if fixed != bare:
+            check = check_sentence(bare, cited, context.passages, context.evidence,
+                                   context.question, self.embed_model.embed,
+                                   context.profile.constraints)
+            dropped += check.repairs
+            repaired = repaired or bool(check.repairs)
+            if not check.supported:
                 repaired = True
-                dropped.append(f"removed a year the articles do not give from {bare!r}")
-            problems = unsupported_claims(fixed, passages, context.question)
-            quotes = [_quote_for(fixed, context.passages[n - 1], context.evidence) for n in cited]
-            overlap = _overlap(fixed, quotes)
-            if problems or overlap < MIN_QUOTE_OVERLAP:
-                repaired = True
-                reason = ", ".join(f"{c.kind} {c.text!r}" for c in problems) or (
-                    f"only {overlap:.0%} of its words are in the cited passage")
-                dropped.append(f"dropped {fixed!r}: unsupported {reason}")
+                dropped.append(f"dropped {check.sentence!r}: {'; '.join(check.problems)}")
                 continue
-            kept.append((fixed, cited, quotes))
-        if not kept:
+            checks.append(check)
+        if not checks:
             return self._extractive(context, repaired=True, notes=dropped + [
                 "the generated answer was not supported by its passages; extractive answer given"])
-        if not _cites_leading_evidence(context, [cited for _, cited, _ in kept]):
-            # A small model often answers from the wrong one of several similar passages (the
-            # Arlington talks for a Blair House question); its sentence is then supported, but
-            # not by the passage that answers what was asked.
-            return self._extractive(context, repaired=True, notes=dropped + [
-                "the generated answer cites none of the passages that best answer the question; "
-                "extractive answer given"])
         citations: list[Citation] = []
-        marker_of: dict[tuple[int, int], int] = {}
+        marker_of: dict[tuple[str, int, int], int] = {}
         parts: list[str] = []
-        for sentence, cited, quotes in kept:
+        for check in checks:
             markers = []
-            for n, quote in zip(cited, quotes):
-                key = (n, quote.start)
+            for quote in check.quotes:
+                key = (quote.passage.article_id, quote.start, quote.end)
                 if key not in marker_of:
                     marker_of[key] = len(citations) + 1
                     citations.append(_citation(marker_of[key], quote))
                 markers.append(marker_of[key])
-            parts.append(sentence + " " + "".join(f"[{m}]" for m in markers))
+            parts.append(check.sentence + " " + "".join(f"[{m}]" for m in dict.fromkeys(markers)))
         citations = [c for c in citations if quote_is_verbatim(c, context.passages)]
         return Answer(context.question, " ".join(parts), citations, False, self.backend,
                       repaired, list(context.notes) + dropped)
 
 
-def leading_chunks(context: _Context) -> set[str]:
-    """The chunks holding a sentence of the asked-for kind that ranks near the best one."""
-    best = context.evidence[0]
-    return {e.passage.chunk_id for e in context.evidence
-            if e.type_match and e.score >= best.score * _SECOND_SENTENCE_RATIO}
-
-
-def _cites_leading_evidence(context: _Context, cited: Sequence[Sequence[int]]) -> bool:
-    """For a question asking for a date, place, person or number: does the answer cite one of
-    the ``leading_chunks``?"""
-    if not context.profile.asks_for_kind:
-        return True
-    leading = leading_chunks(context)
-    return any(context.passages[n - 1].chunk_id in leading for numbers in cited for n in numbers)
+def _meeting_period(pool: list[Passage], profile: QuestionProfile) -> list[Passage]:
+    """The passages that meet the year, decade, century or quarter the question states (all
+    of them when none does, or when it states none)."""
+    temporal = [c for c in profile.constraints if c.temporal]
+    if not temporal:
+        return pool
+    meeting = [p for p in pool if not unmet_constraints(temporal, p.text, p.title, p.published)]
+    return meeting or pool
 
 
 def _best_passages(pool: list[Passage], evidence: list[Evidence], top_k: int) -> list[Passage]:
-    """The ``top_k`` passages holding the best-ranked sentences, best first."""
+    """The ``top_k`` passages of ``pool`` holding the best-ranked sentences, best first."""
+    allowed = {p.chunk_id for p in pool}
     chosen: dict[str, Passage] = {}
-    for item in evidence:
+    for item in (e for e in evidence if e.passage.chunk_id in allowed):
         chosen.setdefault(item.passage.chunk_id, item.passage)
         if len(chosen) == top_k:
             break
@@ -344,19 +330,3 @@ def _best_passage_for(sentence: str, passages: Sequence[Passage]) -> list[int]:
     if best is None or overlaps[best] < max(1, len(terms) // 2):
         return []
     return [best + 1]
-
-
-def _overlap(sentence: str, quotes: Sequence[Evidence]) -> float:
-    """Share of the sentence's content words found in the quotes it cites."""
-    terms = set(content_terms(sentence))
-    quoted = set(content_terms(" ".join(q.text for q in quotes)))
-    return len(terms & quoted) / len(terms) if terms else 1.0
-
-
-def _quote_for(sentence: str, passage: Passage, evidence: Sequence[Evidence]) -> Evidence:
-    """The sentence of ``passage`` that best supports a generated sentence."""
-    terms = set(content_terms(sentence))
-    in_passage = [e for e in evidence if e.passage.chunk_id == passage.chunk_id]
-    if not in_passage:
-        in_passage = [e for e in candidate_sentences([passage])]
-    return max(in_passage, key=lambda e: (len(terms & set(content_terms(e.text))), e.score))

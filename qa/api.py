@@ -31,6 +31,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from qa.answer import Answer
+from qa.backends.base import BACKENDS
+from qa.chat import chat_with_history
 from qa.errors import (
     BackendConfigError,
     BackendNotInstalledError,
@@ -39,18 +41,15 @@ from qa.errors import (
     QAError,
     SettingsError,
 )
-from qa.server import chat_with_history
 
 if TYPE_CHECKING:
-    from qa.server import AssistantPool
+    from qa.pool import AssistantPool
 
 __all__ = ["install_api", "MODELS", "ApiError"]
 
 MODELS: dict[str, str | None] = {
     "qa": None,  # the backend the server was started with
-    "qa-extractive": "extractive",
-    "qa-local": "local",
-    "qa-openai": "openai",
+    **{f"qa-{name}": name for name in BACKENDS},
 }
 """Model names the API accepts, and the answer backend each one uses."""
 

@@ -6,19 +6,20 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qa.answer import Answer
-from qa.answering import Answerer
+from qa.answering import Answerer, Turn
 from qa.backends import build_generator
 from qa.chat import Chat
 from qa.corpus import Article, find_article_files, load_articles, read_article
 from qa.embedding import MiniLMEmbedding
 from qa.errors import ArticleError
 from qa.index import ArticleIndex, ArticleRecord, IndexReport, Progress
+from qa.ranking import build_ranker
 from qa.retrieval import HybridRetriever, Passage
 from qa.settings import Settings, load_settings
 
@@ -73,13 +74,14 @@ class Assistant:
         """The name of the answer backend in use."""
         return self.settings.backend
 
-    def ask(self, question: str) -> Answer:
-        """Answer one question (no chat history)."""
-        return self._answerer.ask(question)
+    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        """Answer one question; ``history`` holds earlier turns a follow-up may refer to
+        (``chat()`` keeps it for you)."""
+        return self._answerer.ask(question, history)
 
-    def stream(self, question: str) -> Iterator[str | Answer]:
+    def stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
         """Yield the answer text as it is generated, then the verified Answer."""
-        return self._answerer.stream(question)
+        return self._answerer.stream(question, history)
 
     def using(self, **overrides: Any) -> Assistant:
         """Another Assistant over the same index with some settings changed
@@ -154,7 +156,9 @@ class Assistant:
     def _load(self) -> None:
         retriever = HybridRetriever(self.index.open_store(), self.index.bm25_folder(),
                                     self.embed_model, self.settings.candidates_per_retriever)
-        self._answerer = Answerer(self.settings, retriever, self.embed_model, self._generator)
+        ranker = build_ranker(self.settings.ranker, retriever.term_weight, self.embed_model.embed)
+        self._answerer = Answerer(self.settings, retriever, self.embed_model, self._generator,
+                                  ranker)
 
 
 def _copy_atomically(source: Path, target: Path) -> None:

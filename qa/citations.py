@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from qa.answer import Citation
 from qa.dates import find_dates, resolved_day_offsets, resolved_weekdays
-from qa.evidence import _STOPWORDS
 from qa.retrieval import Passage
+from qa.text import STOPWORDS
 
 __all__ = [
     "MARKER",
@@ -92,8 +92,8 @@ def unsupported_claims(sentence: str, passages: Sequence[Passage], question: str
         if number not in joined and number.replace(",", "") not in joined.replace(",", ""):
             problems.append(Claim("number", number))
     for match in _CAPITALIZED.finditer(outside_dates):
-        word = match.group(0).rstrip(".").replace("’", "'")
-        if word.lower() in _STOPWORDS or len(word) < 3:
+        word = re.sub(r"'s?$", "", match.group(0).rstrip(".").replace("’", "'"))
+        if word.lower() in STOPWORDS or len(word) < 3:
             continue
         if word.lower() not in lowered.replace("’", "'"):
             problems.append(Claim("name", word))

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from qa.backends.base import BACKENDS
 from qa.errors import QAError
 
 __all__ = ["main", "build_parser"]
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def backend_option(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--backend", choices=("extractive", "local", "openai"),
+        command.add_argument("--backend", choices=BACKENDS,
                              help="answer backend (QA_BACKEND; default extractive)")
         command.add_argument("--top-k", type=int, help="passages given to the answer step (QA_TOP_K)")
 

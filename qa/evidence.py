@@ -6,7 +6,6 @@ generative backends get the same abstention decision and use these scores to pic
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -14,9 +13,11 @@ from datetime import date
 
 import numpy as np
 
+from qa.constraints import Constraint, question_constraints, unmet_constraints
 from qa.dates import find_dates, resolved_weekdays
 from qa.retrieval import Passage
 from qa.sentences import sentence_spans
+from qa.text import STOPWORDS, content_terms
 
 __all__ = [
     "QuestionProfile",
@@ -25,22 +26,8 @@ __all__ = [
     "candidate_sentences",
     "rank_evidence",
     "is_answerable",
-    "content_terms",
 ]
 
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
-_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under up very was we were
-    what when where which while who whom why will with would you your yours yourself yourselves
-    might may must shall whose date kind sort type s t tell say said says told according article
-    articles report reported mention
-    mentioned happen happened take took place held hold name named did""".split()
-)
 _QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
     ("year", re.compile(r"\b(what|which|since what|in what) year\b", re.I)),
     ("duration", re.compile(r"\bhow long\b", re.I)),
@@ -81,6 +68,7 @@ class QuestionProfile:
     context_terms: tuple[str, ...] = ()  # from earlier chat turns; weigh half
     search_text: str = ""  # what retrieval searched for (a follow-up adds the previous turn)
     calendar_day: bool = False  # "on what date": a day is asked for, a bare year will not do
+    constraints: tuple[Constraint, ...] = ()  # the years, quarters, names the question states
 
     @property
     def asks_for_kind(self) -> bool:
@@ -103,32 +91,13 @@ class Evidence:
     type_match: bool = False
     focus_found: bool = True
     joined: bool = False  # two adjacent sentences
+    unmet: tuple[Constraint, ...] = ()  # what the question states that its passage does not
     score: float = 0.0
 
-
-def _stem():
-    import Stemmer
-
-    stemmer = Stemmer.Stemmer("english")
-    return stemmer.stemWord
-
-
-_STEM: Callable[[str], str] | None = None
-
-
-def content_terms(text: str) -> list[str]:
-    """Lower-cased, stemmed words of ``text`` without stopwords (numbers kept)."""
-    global _STEM
-    if _STEM is None:
-        _STEM = _stem()
-    terms = []
-    for word in _WORD.findall(text.replace("U.S.", "US")):
-        word = word.lower().strip("'’-").replace("’", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
-        if word and word not in _STOPWORDS:
-            terms.append(_STEM(word))
-    return terms
+    @property
+    def meets_period(self) -> bool:
+        """Its passage meets every year, decade, century and quarter the question states."""
+        return not any(c.temporal for c in self.unmet)
 
 
 def profile_question(question: str) -> QuestionProfile:
@@ -143,7 +112,8 @@ def profile_question(question: str) -> QuestionProfile:
                            counted=content_terms(counted.group(1))[-1] if counted
                            and content_terms(counted.group(1)) else None,
                            speaker=_speaker_of(speaker),
-                           calendar_day=bool(_CALENDAR_DAY.search(question)))
+                           calendar_day=bool(_CALENDAR_DAY.search(question)),
+                           constraints=tuple(question_constraints(question)))
 
 
 def _speaker_of(match: re.Match | None) -> str | None:
@@ -151,7 +121,7 @@ def _speaker_of(match: re.Match | None) -> str | None:
     if match is None:
         return None
     word = match.group(1).split()[-1]
-    return None if word.lower() in _STOPWORDS else word
+    return None if word.lower() in STOPWORDS else word
 
 
 _COUNTED = re.compile(
@@ -188,7 +158,7 @@ def _focus_of(question: str) -> str | None:
     """The attribute a question asks about, when it names one the text must contain."""
     for match in _FOCUS.finditer(question):
         word = next(g for g in match.groups() if g).lower()
-        if word in _STOPWORDS or word in _GENERIC_FOCUS:
+        if word in STOPWORDS or word in _GENERIC_FOCUS:
             continue
         return word
     return None
@@ -310,6 +280,9 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
         vectors = embed(queries + [c.text for c in candidates])
         similarities = (vectors[len(queries):] @ vectors[:len(queries)].T).max(axis=1)
     passage_cover = {c.passage.chunk_id: covered(c.passage.text) for c in candidates}
+    unmet = {c.passage.chunk_id: tuple(unmet_constraints(profile.constraints, c.passage.text,
+                                                         c.passage.title, c.passage.published))
+             for c in candidates}
     typed = profile.asks_for_kind
     scored = []
     for candidate, similarity in zip(candidates, similarities):
@@ -317,15 +290,20 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
         type_match = answers_kind(profile, candidate.text, candidate.passage.published)
         focus_found = profile.focus is None or _mentions(candidate.passage.text, profile.focus)
         quoted = any(_normalized(q) in _normalized(candidate.text) for q in quotes)
+        missing = unmet[candidate.passage.chunk_id]
+        # A passage about another year or quarter than the one asked about does not answer,
+        # however alike it reads; a missing name counts against it, less.
+        penalty = sum(0.5 if c.temporal else 0.1 for c in missing)
         score = (0.40 * coverage + 0.20 * passage_cover[candidate.passage.chunk_id]
                  + 0.40 * max(float(similarity), 0.0) + (0.3 if quoted else 0.0)
                  + (0.08 if type_match else -0.15 if typed else 0.0)
                  - 0.005 * candidate.rank
-                 - (0.06 if candidate.joined else 0.0))
+                 - (0.06 if candidate.joined else 0.0)
+                 - penalty)
         scored.append(replace(candidate, coverage=coverage,
                               passage_coverage=passage_cover[candidate.passage.chunk_id],
                               similarity=float(similarity), type_match=type_match,
-                              focus_found=focus_found, score=score))
+                              focus_found=focus_found, unmet=missing, score=score))
     return sorted(scored, key=lambda e: e.score, reverse=True)
 
 
@@ -425,6 +403,8 @@ def is_answerable(profile: QuestionProfile, best: Evidence | None) -> bool:
     """Whether the best sentence answers the question well enough to answer at all."""
     if best is None or not (profile.terms or profile.context_terms):
         return False
+    if not best.meets_period:
+        return False  # nothing retrieved is about the year or quarter asked about
     if profile.asks_for_kind and not best.type_match:
         return False
     if not best.focus_found:
@@ -433,8 +413,3 @@ def is_answerable(profile: QuestionProfile, best: Evidence | None) -> bool:
         return False  # a yes/no answer needs a sentence stating nearly all that was asked
     context = max(best.coverage, 0.5 * (best.coverage + best.passage_coverage))
     return context >= MIN_COVERAGE and best.score >= MIN_SCORE
-
-
-def idf_weight(document_frequency: int, documents: int) -> float:
-    """BM25's inverse document frequency; a term found nowhere weighs most."""
-    return math.log(1.0 + (documents - document_frequency + 0.5) / (document_frequency + 0.5))

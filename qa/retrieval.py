@@ -19,6 +19,7 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from qa.chunking import ARTICLE_ID, GAP_BEFORE, PUBLISHED, TITLE, previous_chunk_id
 from qa.embedding import MiniLMEmbedding
 from qa.store import ChunkStore
+from qa.text import idf_weight
 
 __all__ = ["Passage", "HybridRetriever", "build_bm25"]
 
@@ -114,8 +115,6 @@ class HybridRetriever:
 
     def term_weight(self, term: str) -> float:
         """Inverse document frequency of a stemmed term over the chunks (BM25's own counts)."""
-        from qa.evidence import idf_weight
-
         frequency = self.document_frequency(term)
         if frequency is None:
             return 1.0

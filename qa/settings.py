@@ -16,11 +16,14 @@ import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qa.backends.base import BackendName
 from qa.resources import resource_dir
 
-__all__ = ["Settings", "BackendName", "DEFAULT_DATA_DIR", "load_settings"]
+__all__ = ["Settings", "BackendName", "RankerName", "DEFAULT_DATA_DIR", "load_settings"]
 
-BackendName = Literal["extractive", "local", "openai"]
+
+RankerName = Literal["features"]
+"""Evidence rankers (``qa.ranking``); a model-based one adds its name here."""
 
 DEFAULT_DATA_DIR = Path(platformdirs.user_data_dir("qa", appauthor=False))
 
@@ -53,6 +56,11 @@ class Settings(BaseSettings):
             "Answer backend: 'extractive' (verbatim sentences, no model), 'local' "
             "(SmolLM2-135M on the CPU) or 'openai' (OpenAI or any compatible server)."
         ),
+    )
+    ranker: RankerName = Field(
+        default="features",
+        description="How evidence sentences are ranked and answerability decided: 'features' "
+        "(question-term coverage, MiniLM similarity, answer type, stated periods and names).",
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Passages given to the answer step.")
     candidates_per_retriever: int = Field(

@@ -24,15 +24,15 @@ import gradio as gr
 from bs4 import BeautifulSoup
 
 from qa.answer import Answer, Citation
+from qa.chat import chat_with_history
 from qa.citations import MARKER
 from qa.corpus import ARTICLE_SUFFIXES, read_article
 from qa.errors import ArticleError, QAError
-from qa.server import chat_with_history
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from qa.server import AssistantPool
+    from qa.pool import AssistantPool
 
 __all__ = ["build_ui", "mount_ui", "render_answer", "render_sources", "EXAMPLE_QUESTIONS"]
 

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from qa import ABSTAIN_TEXT, Answer, InvalidQuestionError
-from qa.answering import Turn, leading_chunks
+from qa.answering import Turn
 from qa.corpus import read_article
 from qa.evidence import answers_kind, candidate_sentences, profile_question, with_antecedent
 
@@ -150,18 +150,47 @@ def test_history_turns_are_passed_as_turns(shared_assistant):
 
 def test_an_answer_from_a_passage_that_does_not_answer_the_question_is_replaced(shared_assistant):
     """A small model copying a true sentence from the wrong one of several passages: every word
-    is supported, but not by a passage holding the asked-for date, so the extractive answer
-    is given."""
+    is supported, but its passage does not mention Blair House while another passage shown
+    does, so the sentence is dropped and the extractive answer given."""
     answerer = shared_assistant._answerer
     context = answerer._context(BLAIR_HOUSE, [])
-    others = [n for n, p in enumerate(context.passages, start=1)
-              if p.chunk_id not in leading_chunks(context)]
+    others = [n for n, p in enumerate(context.passages, start=1) if "Blair House" not in p.text]
     assert others, "retrieval should also return passages about the other meetings"
     sentence = candidate_sentences([context.passages[others[0] - 1]])[0].text
     answer = answerer._verified(context, f"{sentence} [{others[0]}]")
     assert answer.repaired and answer.backend == "extractive"
     assert "November 7" in answer.text
-    assert any("cites none of the passages" in note for note in answer.notes)
+    assert any("is not about Blair House" in note for note in answer.notes)
+
+
+def test_a_faithful_paraphrase_is_kept(shared_assistant):
+    """Words the passage does not use, the same facts: kept, with the quote it paraphrases."""
+    answerer = shared_assistant._answerer
+    context = answerer._context(BLAIR_HOUSE, [])
+    n = next(n for n, p in enumerate(context.passages, start=1) if "Blair House" in p.text)
+    answer = answerer._verified(
+        context, f"The two foreign ministers were Blinken's guests at Blair House on November 7 [{n}].")
+    assert not answer.repaired
+    assert answer.text.startswith("The two foreign ministers were Blinken's guests")
+    assert "Blair House" in answer.citations[0].quote
+    assert_citations_are_verbatim(answer)
+
+
+def test_a_planted_negation_is_rejected(shared_assistant):
+    answerer = shared_assistant._answerer
+    context = answerer._context(BLAIR_HOUSE, [])
+    n = next(n for n, p in enumerate(context.passages, start=1) if "Blair House" in p.text)
+    answer = answerer._verified(
+        context, f"Blinken did not meet the two foreign ministers at Blair House on November 7 [{n}].")
+    assert answer.repaired
+    assert "did not" not in answer.text
+    assert any("negation" in note for note in answer.notes)
+
+
+def test_a_model_that_finds_no_answer_abstains(shared_assistant):
+    answerer = shared_assistant._answerer
+    answer = answerer._verified(answerer._context(BLAIR_HOUSE, []), "The articles don't say.")
+    assert answer.abstained and answer.citations == [] and answer.text == ABSTAIN_TEXT
 
 
 def test_a_pronoun_sentence_is_joined_with_its_antecedent_in_the_chunk_before(shared_assistant):

@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
-from qa.backends.base import TextGenerator
-from qa.settings import Settings
+from typing import TYPE_CHECKING
+
+from qa.backends.base import BACKENDS, TextGenerator
+
+if TYPE_CHECKING:
+    from qa.settings import Settings
 
 __all__ = ["TextGenerator", "build_generator", "BACKENDS"]
-
-BACKENDS = ("extractive", "local", "openai")
 
 
 def build_generator(settings: Settings) -> TextGenerator | None:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from typing import Literal, get_args
 
-__all__ = ["TextGenerator", "Message"]
+__all__ = ["TextGenerator", "Message", "BackendName", "BACKENDS"]
+
+BackendName = Literal["extractive", "local", "openai"]
+BACKENDS: tuple[str, ...] = get_args(BackendName)
+"""The answer backends, spelled here only: settings, the CLI, the API and the evals read them."""
 
 Message = dict[str, str]
 """A chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``."""

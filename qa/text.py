@@ -1,0 +1,53 @@
+"""Words of a text as retrieval and evidence ranking count them: stemmed content terms, the
+stopwords they leave out, and BM25's inverse document frequency."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+__all__ = ["STOPWORDS", "content_terms", "idf_weight"]
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+    might may must shall whose date kind sort type s t tell say said says told according article
+    articles report reported mention
+    mentioned happen happened take took place held hold name named did""".split()
+)
+
+_STEM: Callable[[str], str] | None = None
+
+
+def _stemmer() -> Callable[[str], str]:
+    # PyStemmer is the Snowball stemmer llama-index's BM25 retriever uses: the same stems here.
+    import Stemmer
+
+    return Stemmer.Stemmer("english").stemWord
+
+
+def content_terms(text: str) -> list[str]:
+    """Lower-cased, stemmed words of ``text`` without stopwords (numbers kept)."""
+    global _STEM
+    if _STEM is None:
+        _STEM = _stemmer()
+    terms = []
+    for word in _WORD.findall(text.replace("U.S.", "US")):
+        word = word.lower().strip("'’-").replace("’", "'")
+        if word.endswith("'s"):
+            word = word[:-2]
+        if word and word not in STOPWORDS:
+            terms.append(_STEM(word))
+    return terms
+
+
+def idf_weight(document_frequency: int, documents: int) -> float:
+    """BM25's inverse document frequency; a term found nowhere weighs most."""
+    return math.log(1.0 + (documents - document_frequency + 0.5) / (document_frequency + 0.5))
