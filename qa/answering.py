@@ -154,7 +154,10 @@ class Answerer:
             seen = {p.chunk_id for p in pool}
             pool += [p for p in self.retriever.retrieve(phrase, 2) if p.chunk_id not in seen]
         evidence = self.ranker.rank(profile, candidate_sentences(pool))
-        answerable = self.ranker.answerable(profile, evidence)
+        # With a model to read the passages, relevant passages are enough to ask it; without
+        # one, the best sentence itself must answer.
+        answerable = (self.ranker.relevant(profile, evidence) if self.generator is not None
+                      else self.ranker.answerable(profile, evidence))
         shown = _best_passages(_meeting_period(pool, profile), evidence, self.settings.top_k)
         return _Context(question, profile, shown, evidence, answerable, notes)
 

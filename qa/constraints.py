@@ -18,6 +18,7 @@ from qa.text import STOPWORDS
 __all__ = ["Constraint", "question_constraints", "unmet_constraints"]
 
 _YEAR = re.compile(r"(?<![\d,.$£€])\b(1[0-9]{3}|20\d\d)\b(?!\s*(?:%|percent|people|troops|km|miles))")
+_ANY_YEAR = re.compile(r"\b(1[0-9]{3}|20\d\d)\b")
 _DECADE = re.compile(r"\b(1[0-9]{2}|20\d)0\s*'?s\b")
 _CENTURY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)[\s-]+century\b", re.IGNORECASE)
 _ORDINAL_WORDS = ("first", "second", "third", "fourth")
@@ -26,6 +27,9 @@ _QUARTER = re.compile(
 # A capitalised word that is not the first of its sentence, or a run of them: "Wimbledon",
 # "Real Madrid". Acronyms count ("NATO"); possessives are dropped.
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w\-]*(?:\.[A-Z]\.?)?(?:\s+(?:of\s+|de\s+)?[A-Z][\w\-]*)*)")
+_CALENDAR_WORDS = frozenset("""january february march april may june july august september
+    october november december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday
+    wednesday thursday friday saturday sunday""".split())
 _QUESTION_WORDS = frozenset("""what when where which who whom whose why how did does do is was
     were are has have had will would can could should""".split())
 
@@ -68,7 +72,8 @@ def question_constraints(question: str) -> list[Constraint]:
         found.append(Constraint("quarter", number, match.group(0)))
     for match in _NAME.finditer(question.strip()):
         name = re.sub(r"['’]s$", "", match.group(1)).strip()
-        words = [w for w in name.split() if w.lower() not in STOPWORDS]
+        words = [w for w in name.split()
+                 if w.lower() not in STOPWORDS and w.lower().rstrip(".") not in _CALENDAR_WORDS]
         if not words or (len(words) == 1 and words[0].lower() in _QUESTION_WORDS):
             continue
         if _YEAR.fullmatch(name) or _QUARTER.fullmatch(name):
@@ -87,8 +92,10 @@ def _meets(constraint: Constraint, text: str, title: str, published: date | None
     where = f"{title}\n{text}"
     value = constraint.value
     if constraint.kind == "year":
-        return re.search(rf"\b{value}\b", where) is not None or (
-            published is not None and str(published.year) == value)
+        if re.search(rf"\b{value}\b", where) or (published and str(published.year) == value):
+            return True
+        # An undated article that states no year is not known to be about another one.
+        return published is None and not _ANY_YEAR.search(where)
     if constraint.kind == "decade":
         stem = value[:-1]
         return re.search(rf"\b{stem}\d\b|\b{value}\s*'?s\b", where) is not None or (
