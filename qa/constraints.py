@@ -121,15 +121,20 @@ def _ordinal(number: int) -> str:
     return f"{number}{suffix}"
 
 
+def _undotted(text: str) -> str:
+    """Acronyms without their dots: "U.S." and "US" are one name."""
+    return re.sub(r"\b([A-Z])\.(?=[A-Z]\.?)|(?<=\b[A-Z])\.(?!\w)", r"\1", text)
+
+
 def _mentions_name(name: str, text: str) -> bool:
     """Whether ``text`` names ``name``: every word of it, or its last word for a person's
     full name ("Williams" for "Serena Williams"); word forms that share a stem of five letters
     count ("Azerbaijani" for "Azerbaijan")."""
-    words = [w for w in re.split(r"\s+", name) if w.lower() not in STOPWORDS]
-    lowered = text.lower()
+    words = [w for w in re.split(r"\s+", _undotted(name)) if w.lower() not in STOPWORDS]
+    lowered = _undotted(text).lower()
 
     def found(word: str) -> bool:
-        word = word.lower().rstrip(".")
+        word = word.lower()
         stem = re.escape(word[:5]) if len(word) > 5 else re.escape(word)
         return re.search(rf"\b{stem}", lowered) is not None
 

@@ -299,7 +299,7 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
         # A passage about another year or quarter than the one asked about does not answer,
         # however alike it reads; a missing name counts against it, less.
         penalty = (0.5 * (sum(c.temporal for c in missing) - least_missed[True])
-                   + 0.1 * (sum(not c.temporal for c in missing) - least_missed[False]))
+                   + min(0.15, 0.05 * (sum(not c.temporal for c in missing) - least_missed[False])))
         score = (0.40 * coverage + 0.20 * passage_cover[candidate.passage.chunk_id]
                  + 0.40 * max(float(similarity), 0.0) + (0.3 if quoted else 0.0)
                  + (0.08 if type_match else -0.15 if typed else 0.0)
