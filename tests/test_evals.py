@@ -3,6 +3,7 @@ the full eval on the extractive backend must meet evals/thresholds.json."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from datetime import date
@@ -231,8 +232,10 @@ def test_malformed_lines_are_reported_with_their_line_numbers(tmp_path):
         "article_ids": ["a"],
         "support": ["Blinken met."],
         "answerable": True,
+        "split": "dev",
         "history": [],
     }
+    without_split = {k: v for k, v in good.items() if k != "split"}
     lines = [
         json.dumps(good),
         "{not json",
@@ -243,17 +246,56 @@ def test_malformed_lines_are_reported_with_their_line_numbers(tmp_path):
         json.dumps(good),  # duplicate id
         json.dumps({**good, "id": "ok2", "surprise": 1}),
         json.dumps({**good, "id": "ok3"}),
+        json.dumps({**good, "id": "bad-split", "split": "train"}),
+        json.dumps({**without_split, "id": "no-split"}),
     ]
     path = tmp_path / "cases.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     cases, problems = load_cases(path)
     assert [c.id for c in cases] == ["ok", "ok3"]
     assert [c.line for c in cases] == [1, 9]
-    assert [p.line for p in problems] == [2, 3, 5, 6, 7, 8]
+    assert [p.line for p in problems] == [2, 3, 5, 6, 7, 8, 10, 11]
     assert "not valid JSON" in problems[0].message
     assert "question" in problems[1].message
     assert "duplicate id 'ok'" in problems[4].message
     assert "surprise" in problems[5].message
+    assert problems[6].message.startswith("split:") and "'dev' or 'test'" in problems[6].message
+    assert problems[7].message == "split: Field required"
+
+
+# --- the frozen dev/test split ----------------------------------------------------------------
+# Pinned on purpose: a change to the test split (a question moved, added or dropped) must fail
+# here and be a deliberate decision, never a side effect. See evals/README.md.
+TEST_SPLIT_SIZE = 75
+TEST_SPLIT_SHA256 = "dd7032d4f2ee92c216307c98ee8adba0ed993a920c3f7711448bfa0ee2457277"
+
+
+def test_the_test_split_is_frozen():
+    cases, problems = load_cases(DATASET)
+    assert not problems
+    test_ids = sorted(case.id for case in cases if case.split == "test")
+    digest = hashlib.sha256("\n".join(test_ids).encode("utf-8")).hexdigest()
+    assert (len(test_ids), digest) == (TEST_SPLIT_SIZE, TEST_SPLIT_SHA256)
+    assert {case.split for case in cases} == {"dev", "test"}
+
+
+def test_the_split_is_the_one_its_procedure_draws():
+    from evals.split import FROZEN_QUESTIONS, draw_split
+
+    records = [json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines()]
+    drawn = draw_split(records[:FROZEN_QUESTIONS])
+    assert {r["id"]: r["split"] for r in records[:FROZEN_QUESTIONS]} == drawn
+    assert all(r["split"] == "dev" for r in records[FROZEN_QUESTIONS:])  # later ones: dev only
+    # Stratified: in every (category, answerable) stratum the two sides differ by at most one.
+    for key in {(r["category"], r["answerable"]) for r in records}:
+        sides = [r["split"] for r in records if (r["category"], r["answerable"]) == key]
+        assert abs(sides.count("dev") - sides.count("test")) <= 1, key
+
+
+def test_percentile_interpolates():
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile([5.0], 95) == 5.0
+    assert percentile([], 50) is None
 
 
 def test_percentile_interpolates():
@@ -273,6 +315,7 @@ def _tiny_report() -> EvaluationReport:
         article_ids=("a1",),
         support=("Blinken hosted.",),
         answerable=True,
+        split="test",
         line=4,
     )
     answer = Answer(
