@@ -699,7 +699,7 @@ def _squad_failures_markdown(section: SquadSection) -> list[str]:
         for item in failed:
             answer = item.outcome.answer
             shown = strip_markers(answer.text) if answer else f"(error) {item.outcome.error}"
-            expected = " \\| ".join(item.case.answers) if item.case.answers else "*(abstain)*"
+            expected = " | ".join(item.case.answers) if item.case.answers else "*(abstain)*"
             why = item.scores.get("answerable_accuracy")
             reason = why.reason if why and why.applies else "answered an is_impossible question"
             out.append(
