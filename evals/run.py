@@ -34,6 +34,7 @@ from evals.report import (
     write_markdown,
 )
 from evals.squad import SQUAD_CORPUS, default_squad_path, squad_summary
+from qa.backends.base import BACKENDS as QA_BACKENDS
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -58,7 +59,7 @@ DEFAULT_SQUAD = default_squad_path()
 QUESTIONS_CORPUS = "questions.jsonl"
 SPLIT_CHOICES = ("dev", "test", "all")
 SUPPORT_CHECK = EVALS_DIR / "citation_support_check.jsonl"
-BACKENDS = ("extractive", "local", "openai")
+BACKENDS = QA_BACKENDS
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
