@@ -110,7 +110,13 @@ class Settings(BaseSettings):
         default=None,
         description="Any GGUF file for the local backend; when set, it is used instead of local_model.",
     )
-    local_context_tokens: int = Field(default=2048, ge=512, description="Context window (tokens).")
+    local_context_tokens: int = Field(
+        default=4096, ge=512,
+        description=(
+            "Context window (tokens) of the local model: the prompt (up to ~1,200 tokens on the "
+            "eval questions, more with chat history) plus the answer must fit."
+        ),
+    )
     local_threads: int = Field(default=0, ge=0, description="CPU threads for llama.cpp (0 = all).")
 
     # --- serving -----------------------------------------------------------------------------

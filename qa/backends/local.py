@@ -17,7 +17,7 @@ from pathlib import Path
 
 from qa.backends.base import Message, TextGenerator
 from qa.errors import BackendConfigError, BackendNotInstalledError
-from qa.settings import Settings
+from qa.settings import Settings, load_settings
 
 __all__ = ["LocalGenerator", "default_model_path"]
 
@@ -40,7 +40,6 @@ def default_model_path(settings: Settings | None = None) -> Path:
     ``local_model_path`` if set, else the catalogue model ``local_model``, joined and verified
     under the data directory on first use."""
     from qa.backends.model_files import model_path
-    from qa.settings import load_settings
 
     settings = settings or load_settings()
     if settings.local_model_path is not None:
