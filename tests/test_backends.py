@@ -54,7 +54,7 @@ def test_unanswerable_question_never_reaches_the_model(llama_server, seed_index_
 
 
 def test_local_backend_answers_with_smollm2(seed_index_dir):
-    assistant = Assistant(data_dir=seed_index_dir, backend="local")
+    assistant = Assistant(data_dir=seed_index_dir, backend="local", local_model="smollm2-135m")
     pieces, answer = _generated(assistant, BLAIR_HOUSE)
     assert len(pieces) > 1
     assert_citations_are_verbatim(answer)
