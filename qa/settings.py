@@ -19,8 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from qa.backends.base import BackendName
 from qa.resources import resource_dir
 
-__all__ = ["Settings", "BackendName", "RankerName", "LocalModelName", "DEFAULT_DATA_DIR", "DEFAULT_LOCAL_MODEL",
-           "load_settings"]
+__all__ = ["Settings", "BackendName", "RankerName", "LocalModelName", "DEFAULT_DATA_DIR",
+           "DEFAULT_LOCAL_MODEL", "load_settings"]
 
 
 RankerName = Literal["features"]
