@@ -545,6 +545,14 @@ def test_judge_failures_are_reported_not_raised():
 
 
 @pytest.mark.slow
+def test_a_judge_verdict_without_a_score_line_is_unparsable_not_an_error():
+    from evals.judge import parse_verdict
+
+    assert parse_verdict("4.5\nThe answer matches.") == (4.5, "The answer matches.")
+    assert parse_verdict("The answer is correct.") == (None, "The answer is correct.")
+    assert parse_verdict("  ") == (None, "no reply")
+
+
 def test_the_judge_tier_asks_a_real_server(llama_server):
     from evals.dataset import EvaluatorContext
     from evals.judge import judge_evaluators
