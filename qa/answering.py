@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from qa.answer import ABSTAIN_TEXT, Answer, Citation
 from qa.backends.base import Message, TextGenerator
 from qa.citations import MARKER, quote_is_verbatim
-from qa.constraints import unmet_constraints
+from qa.constraints import question_constraints, unmet_constraints
 from qa.dates import find_dates, format_date, resolved_day_offsets, resolved_weekdays
 from qa.embedding import MiniLMEmbedding
 from qa.errors import InvalidQuestionError
@@ -138,13 +138,21 @@ class Answerer:
             if self.settings.history_turns else []
         if recent and (_FOLLOW_UP.search(question) or len(profile.terms) <= 1):
             previous = history[-1]
-            said = "" if previous.answer.abstained else MARKER.sub("", previous.answer.text)
+            # What the previous answer quoted is verified article text; its own words may be a
+            # model's, and pull retrieval toward whatever the model added.
+            said = "" if previous.answer.abstained else (
+                " ".join(c.quote for c in previous.answer.citations)
+                or MARKER.sub("", previous.answer.text))
             query = f"{previous.question} {said} {question}"
             extra = tuple(t for t in content_terms(f"{previous.question} {said}")
                           if t not in profile.terms)
             # Similarity is to the two questions: the previous answer would pull toward itself.
+            # What the previous question stated (its year, its day, its names) still holds.
+            earlier = tuple(c for c in question_constraints(previous.question)
+                            if c not in profile.constraints)
             profile = replace(profile, context_terms=tuple(dict.fromkeys(extra)),
-                              search_text=f"{previous.question} {question}")
+                              search_text=f"{previous.question} {question}",
+                              constraints=profile.constraints + earlier)
             notes.append(f"follow-up: read with the previous question {previous.question!r}")
         # Sentence ranking reranks a wider pool than the answer step shows.
         pool = self.retriever.retrieve(query, max(self.settings.top_k, self.settings.rerank_pool))

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from qa.dates import find_dates, resolved_weekdays
 from qa.text import STOPWORDS
 
 __all__ = ["Constraint", "question_constraints", "unmet_constraints"]
@@ -38,8 +39,9 @@ _QUESTION_WORDS = frozenset("""what when where which who whom whose why how did 
 class Constraint:
     """Something the question states that the answering passage must be about.
 
-    ``kind`` is ``year``, ``decade``, ``century``, ``quarter`` or ``name``; ``value`` is the
-    normalised value (``"2019"``, ``"1990"``, ``"10"``, ``"3"``, ``"Wimbledon"``);
+    ``kind`` is ``year``, ``decade``, ``century``, ``quarter``, ``day`` or ``name``; ``value``
+    is the normalised value (``"2019"``, ``"1990"``, ``"10"``, ``"3"``, ``"11-07"``,
+    ``"Wimbledon"``);
     ``text`` is how the question says it.
     """
 
@@ -50,8 +52,9 @@ class Constraint:
     @property
     def temporal(self) -> bool:
         """A year, decade, century or quarter: stated qualifiers that a passage about another
-        period cannot meet."""
-        return self.kind != "name"
+        period cannot meet. A calendar day ("the November 7 talks") is not one: the passage
+        answering "what came after the June 27 meeting?" may name only the later day."""
+        return self.kind not in ("name", "day")
 
 
 def question_constraints(question: str) -> list[Constraint]:
@@ -70,6 +73,8 @@ def question_constraints(question: str) -> list[Constraint]:
         word = (match.group(1) or match.group(2)).lower()
         number = str(_ORDINAL_WORDS.index(word) + 1) if word in _ORDINAL_WORDS else word[0]
         found.append(Constraint("quarter", number, match.group(0)))
+    for mention in find_dates(question):
+        found.append(Constraint("day", f"{mention.month:02d}-{mention.day:02d}", mention.text))
     for match in _NAME.finditer(question.strip()):
         name = re.sub(r"['’]s$", "", match.group(1)).strip()
         words = [w for w in name.split()
@@ -113,6 +118,10 @@ def _meets(constraint: Constraint, text: str, title: str, published: date | None
         word = _ORDINAL_WORDS[number - 1]
         return re.search(rf"\b(?:{word}|{_ordinal(number)})[\s-]+quarter\b|\bQ{number}\b",
                          where, re.IGNORECASE) is not None
+    if constraint.kind == "day":
+        month, day = (int(part) for part in value.split("-"))
+        return any((m.month, m.day) == (month, day) for m in find_dates(where)) or any(
+            (w.day.month, w.day.day) == (month, day) for w in resolved_weekdays(text, published))
     return _mentions_name(value, where)
 
 

@@ -20,8 +20,8 @@ def test_years_quarters_centuries_decades_and_names_are_read_from_the_question()
     assert ("decade", "1990") in _kinds("Which bands formed in the 1990s?")
 
 
-def test_question_words_months_and_weekdays_are_not_names():
-    assert _kinds("When did the talks that began on Sunday, April 30 end?") == []
+def test_question_words_months_and_weekdays_are_not_names_and_a_day_is_a_day():
+    assert _kinds("When did the talks that began on Sunday, April 30 end?") == [("day", "04-30")]
     assert _kinds("What did the White House say on Monday?") == [("name", "White House")]
 
 
@@ -49,6 +49,15 @@ def test_quarters_centuries_and_decades_are_met_by_what_states_them():
     eighties = question_constraints("What happened in the 880s?")
     assert unmet_constraints(eighties, "Settlers had begun arriving in the 880s.") == []
     assert unmet_constraints(eighties, "Settlers arrived in 885.") == []
+
+
+def test_a_stated_day_is_met_by_the_same_day_and_does_not_filter_like_a_period():
+    asked = question_constraints("Who hosted the November 7 talks?")
+    assert not asked[0].temporal
+    assert unmet_constraints(asked, "They met on Nov. 7 at Blair House.") == []
+    assert unmet_constraints(asked, "They met on June 27 in Arlington.") == asked
+    # a weekday resolved against the article's date counts
+    assert unmet_constraints(asked, "They met on Monday.", published=date(2022, 11, 8)) == []
 
 
 def test_names_match_word_forms_and_a_surname():
