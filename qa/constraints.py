@@ -120,6 +120,8 @@ def _meets(constraint: Constraint, text: str, title: str, published: date | None
                          where, re.IGNORECASE) is not None
     if constraint.kind == "day":
         month, day = (int(part) for part in value.split("-"))
+        if published is not None and (published.month, published.day) == (month, day):
+            return True  # "the report published May 4"
         return any((m.month, m.day) == (month, day) for m in find_dates(where)) or any(
             (w.day.month, w.day.day) == (month, day) for w in resolved_weekdays(text, published))
     return _mentions_name(value, where)

@@ -58,6 +58,8 @@ def test_a_stated_day_is_met_by_the_same_day_and_does_not_filter_like_a_period()
     assert unmet_constraints(asked, "They met on June 27 in Arlington.") == asked
     # a weekday resolved against the article's date counts
     assert unmet_constraints(asked, "They met on Monday.", published=date(2022, 11, 8)) == []
+    # and so does the article's own date ("the report of November 7")
+    assert unmet_constraints(asked, "They met.", published=date(2022, 11, 7)) == []
 
 
 def test_names_match_word_forms_and_a_surname():
