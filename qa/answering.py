@@ -65,6 +65,7 @@ class _Context:
     evidence: list[Evidence]
     answerable: bool
     notes: list[str] = field(default_factory=list)
+    quotable: bool = True  # the best sentence itself answers: the extractive answer may be given
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -164,14 +165,19 @@ class Answerer:
         evidence = self.ranker.rank(profile, candidate_sentences(pool))
         # With a model to read the passages, relevant passages are enough to ask it; without
         # one, the best sentence itself must answer.
+        quotable = self.ranker.answerable(profile, evidence)
         answerable = (self.ranker.relevant(profile, evidence) if self.generator is not None
-                      else self.ranker.answerable(profile, evidence))
+                      else quotable)
         shown = _best_passages(_meeting_period(pool, profile), evidence, self.settings.top_k)
-        return _Context(question, profile, shown, evidence, answerable, notes)
+        return _Context(question, profile, shown, evidence, answerable, notes, quotable)
 
     # --- extractive ------------------------------------------------------------------------
     def _extractive(self, context: _Context, repaired: bool = False,
                     notes: Sequence[str] = ()) -> Answer:
+        if not context.quotable:  # a fallback, where no sentence answers well enough to quote
+            return Answer(context.question, ABSTAIN_TEXT, [], True, self.backend, repaired,
+                          list(context.notes) + list(notes) + [
+                              "no sentence answers well enough to quote instead; abstained"])
         first = context.evidence[0]
         best = with_follow_on(with_antecedent(first, self.retriever.previous_passage(first.passage)))
         chosen = [best]
@@ -212,14 +218,16 @@ class Answerer:
     def _verified(self, context: _Context, generated: str) -> Answer:
         """Check a generated answer sentence by sentence (``qa.verification``): keep what its
         passages support, drop the rest, and fall back to the extractive answer when nothing
-        is left. A model that finds no answer in the passages abstains."""
+        is left (or abstain, when no sentence answers well enough to quote)."""
         generated = _LEADING_LABEL.sub("", generated.strip())
         if not generated:
             return self._extractive(context, repaired=True,
                                     notes=["the model wrote nothing; extractive answer given"])
         if _ABSTAINS.search(generated):
-            return Answer(context.question, ABSTAIN_TEXT, [], True, self.backend,
-                          notes=list(context.notes) + ["the model found no answer in the passages"])
+            # Small models say so too readily (Qwen 1.5B, of the Blair House passage): a
+            # sentence that answers well enough to quote is given instead; else qa abstains.
+            return self._extractive(context, repaired=True, notes=[
+                "the model found no answer in the passages; extractive answer given"])
         checks = []
         dropped: list[str] = []
         repaired = False

@@ -189,9 +189,13 @@ def test_a_planted_negation_is_rejected(shared_assistant):
     assert any("negation" in note for note in answer.notes)
 
 
-def test_a_model_that_finds_no_answer_abstains(shared_assistant):
+def test_a_model_that_finds_no_answer_gets_the_quotable_answer_or_abstains(shared_assistant):
     answerer = shared_assistant._answerer
     answer = answerer._verified(answerer._context(BLAIR_HOUSE, []), "The articles don't say.")
+    assert not answer.abstained and "November 7" in answer.text and answer.repaired
+    unquotable = answerer._context("What is the population of Baku?", [])
+    assert not unquotable.quotable
+    answer = answerer._verified(unquotable, "The articles don't say.")
     assert answer.abstained and answer.citations == [] and answer.text == ABSTAIN_TEXT
 
 
