@@ -23,6 +23,7 @@ from qa.errors import (
     ModelFileError,
     QAError,
     SettingsError,
+    StoreError,
 )
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ __all__ = [
     "InvalidQuestionError",
     "ArticleError",
     "IndexBuildError",
+    "StoreError",
     "BackendError",
     "BackendNotInstalledError",
     "BackendConfigError",

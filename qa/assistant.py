@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +15,9 @@ from qa.chat import Chat
 from qa.corpus import Article, find_article_files, load_articles, read_article
 from qa.embedding import MiniLMEmbedding
 from qa.errors import ArticleError
-from qa.index import ArticleIndex, ArticleRecord, IndexReport, Progress
+from qa.index import ArticleRecord, IndexReport, Progress, open_index
 from qa.ranking import build_ranker
-from qa.retrieval import HybridRetriever, Passage
+from qa.retrieval import Passage, PassageRetriever
 from qa.settings import Settings, load_settings
 
 __all__ = ["Assistant", "IndexResult"]
@@ -51,8 +48,7 @@ class Assistant:
         self.settings = settings
         self.embed_model = _embed_model or MiniLMEmbedding(
             threads=settings.embed_threads, embed_batch_size=settings.embed_batch_size)
-        self.index = ArticleIndex(settings.index_dir, self.embed_model, settings.chunk_size,
-                                  settings.chunk_overlap)
+        self.index, self.library = open_index(settings, self.embed_model)
         self._generator = build_generator(settings)
         if not self.index.exists():
             self.reindex()
@@ -94,8 +90,8 @@ class Assistant:
         return self._answerer.retriever.retrieve(query, top_k or self.settings.top_k)
 
     @property
-    def retriever(self) -> HybridRetriever:
-        """The hybrid BM25 + vector retriever over the current index."""
+    def retriever(self) -> PassageRetriever:
+        """The hybrid keyword + vector retriever over the current index."""
         return self._answerer.retriever
 
     def chat(self) -> Chat:
@@ -113,60 +109,45 @@ class Assistant:
 
         Files that cannot be read are skipped and reported in ``IndexResult.skipped``; a path
         that does not exist raises ArticleError. A copy of each article is kept in the data
-        directory, so the index can be rebuilt without the originals.
+        directory (or the PostgreSQL store), so the index can be rebuilt without the originals.
         """
         files = find_article_files(paths)
         skipped: list[ArticleError] = []
-        store = self.settings.articles_dir
-        store.mkdir(parents=True, exist_ok=True)
         for path in files:
             try:
                 read_article(path)
             except ArticleError as problem:
                 skipped.append(problem)
                 continue
-            _copy_atomically(path, store / path.name)
+            self.library.add(path)
         result = self.reindex(progress=progress)
         result.skipped = skipped + result.skipped
         return result
 
     def remove_article(self, article_id: str) -> IndexResult:
         """Remove an added article (by id) from the library and the index."""
-        removed = [p for p in find_article_files([self.settings.articles_dir])
-                   if p.stem == article_id] if self.settings.articles_dir.exists() else []
-        if not removed:
+        if not self.library.remove(article_id):
             raise ArticleError(article_id, "no added article has this id (seed articles stay)")
-        for path in removed:
-            path.unlink()
         return self.reindex()
 
     def reindex(self, progress: Progress | None = None, rebuild: bool = False) -> IndexResult:
         """Bring the index in step with the library (seed articles + added articles)."""
-        articles, skipped = self._library()
-        report = self.index.sync(articles, progress=progress, rebuild=rebuild)
+        with self.index.writing():  # a shared store: no other process's sync between the two
+            articles, skipped = self._library()
+            report = self.index.sync(articles, progress=progress, rebuild=rebuild)
         self._load()
         return IndexResult(report, skipped)
 
     def _library(self) -> tuple[list[Article], list[ArticleError]]:
-        folders = [d for d in (self.settings.seeds_dir, self.settings.articles_dir) if d.is_dir()]
-        articles, skipped = load_articles(folders) if folders else ([], [])
-        by_id = {article.article_id: article for article in articles}  # added ones win
-        return list(by_id.values()), skipped
+        seeds, skipped = (load_articles([self.settings.seeds_dir]) if self.settings.seeds_dir.is_dir()
+                          else ([], []))
+        added, unreadable = self.library.load()
+        by_id = {article.article_id: article for article in seeds + added}  # added ones win
+        return list(by_id.values()), skipped + unreadable
 
     def _load(self) -> None:
-        retriever = HybridRetriever(self.index.open_store(), self.index.bm25_folder(),
-                                    self.embed_model, self.settings.candidates_per_retriever)
+        retriever = self.index.retriever(self.embed_model, self.settings.candidates_per_retriever)
         ranker = build_ranker(self.settings.ranker, retriever.term_weight, self.embed_model.embed)
         self._answerer = Answerer(self.settings, retriever, self.embed_model, self._generator,
                                   ranker)
 
-
-def _copy_atomically(source: Path, target: Path) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-    os.close(descriptor)
-    try:
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)

@@ -21,6 +21,7 @@ __all__ = [
     "Article",
     "ARTICLE_SUFFIXES",
     "read_article",
+    "parse_article",
     "find_article_files",
     "load_articles",
     "article_from_text",
@@ -105,7 +106,7 @@ def _decode(path: Path, raw: bytes) -> str:
         ) from exc
 
 
-def _html_article(path: Path, html: str) -> Article:
+def _html_article(path: Path, html: str, source: str) -> Article:
     # BeautifulSoup rather than a regex: real pages nest scripts, comments and entities.
     from bs4 import BeautifulSoup
 
@@ -119,7 +120,7 @@ def _html_article(path: Path, html: str) -> Article:
     container = soup.find("article") or soup.body or soup
     lines = [line.strip() for line in container.get_text("\n").split("\n")]
     paragraphs = "\n\n".join(line for line in lines if line)
-    return article_from_text(path.stem, paragraphs, source=str(path), title=title or None,
+    return article_from_text(path.stem, paragraphs, source=source, title=title or None,
                              published=published)
 
 
@@ -157,10 +158,17 @@ def read_article(path: str | Path) -> Article:
         raw = path.read_bytes()
     except OSError as exc:
         raise ArticleError(path, f"cannot be read ({exc.strerror})") from exc
+    return parse_article(path, raw)
+
+
+def parse_article(path: Path, raw: bytes, source: str | None = None) -> Article:
+    """An article from a file's bytes: ``path`` gives its id (the stem) and type (the suffix),
+    ``source`` where it is kept (default: ``path``). Raises ArticleError for binary or non-UTF-8."""
     text = _decode(path, raw)
+    source = str(path) if source is None else source
     if path.suffix.lower() in (".html", ".htm"):
-        return _html_article(path, text)
-    return article_from_text(path.stem, text, source=str(path))
+        return _html_article(path, text, source)
+    return article_from_text(path.stem, text, source=source)
 
 
 def find_article_files(paths: Iterable[str | Path]) -> list[Path]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
-from llama_index.core.retrievers import QueryFusionRetriever
+from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.retrievers.bm25 import BM25Retriever
@@ -21,7 +22,7 @@ from qa.embedding import MiniLMEmbedding
 from qa.store import ChunkStore
 from qa.text import idf_weight
 
-__all__ = ["Passage", "HybridRetriever", "build_bm25"]
+__all__ = ["Passage", "PassageRetriever", "HybridRetriever", "build_bm25", "fuse"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,32 @@ def build_bm25(nodes: list[BaseNode]) -> BM25Retriever:
     )
 
 
+class PassageRetriever(Protocol):
+    """What answering needs of retrieval; ``HybridRetriever`` (BM25 + LanceDB) and
+    ``qa.pgstore.PostgresRetriever`` (PostgreSQL full text + pgvector) provide it."""
+
+    def retrieve(self, query: str, top_k: int) -> list[Passage]:
+        """The ``top_k`` best passages for ``query``, best first."""
+
+    def term_weight(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term over the chunks."""
+
+    def previous_passage(self, passage: Passage) -> Passage | None:
+        """The chunk before ``passage`` in its article (None for an article's first chunk)."""
+
+
+def fuse(retrievers: list[BaseRetriever], candidates: int) -> QueryFusionRetriever:
+    """Keyword and vector retrievers fused by reciprocal rank."""
+    return QueryFusionRetriever(
+        retrievers,
+        mode="reciprocal_rerank",
+        num_queries=1,  # no query rewriting, so the LLM below is never called
+        similarity_top_k=candidates,
+        use_async=False,
+        llm=MockLLM(),
+    )
+
+
 class HybridRetriever:
     """Top passages for a query from BM25 + vectors, fused with reciprocal rank fusion."""
 
@@ -93,14 +120,7 @@ class HybridRetriever:
         bm25.stemmer = _stemmer()
         bm25.similarity_top_k = min(candidates, len(bm25.corpus))
         self._bm25 = bm25
-        self._fusion = QueryFusionRetriever(
-            [vector, bm25],
-            mode="reciprocal_rerank",
-            num_queries=1,  # no query rewriting, so the LLM below is never called
-            similarity_top_k=candidates,
-            use_async=False,
-            llm=MockLLM(),
-        )
+        self._fusion = fuse([vector, bm25], candidates)
 
     def document_frequency(self, term: str) -> int | None:
         """How many chunks contain a stemmed term (None while the index is empty)."""
