@@ -103,6 +103,23 @@ class Assistant:
         """The indexed articles."""
         return self.index.articles()
 
+    def article_body(self, record: ArticleRecord) -> str | None:
+        """The current body of an indexed article (citation offsets index into it): from its
+        file, else the library's copy, else the seeds (a shared store's records name files on
+        the machine that indexed them); None if none can be read."""
+        found = [Path(record.source)] if Path(record.source).is_file() else []
+        if not found:
+            article = self.library.read(record.article_id)
+            if article is not None:
+                return article.body
+            seeds = self.settings.seeds_dir
+            found = [p for p in find_article_files([seeds]) if p.stem == record.article_id] \
+                if seeds.is_dir() else []
+        try:
+            return read_article(found[0]).body if found else None
+        except ArticleError:
+            return None
+
     def add_articles(self, paths: Iterable[str | Path],
                      progress: Progress | None = None) -> IndexResult:
         """Add or update articles from files and folders, and index them.

@@ -29,6 +29,9 @@ class Library(Protocol):
     def load(self) -> tuple[list[Article], list[ArticleError]]:
         """Every added article; copies that cannot be read are returned as errors."""
 
+    def read(self, article_id: str) -> Article | None:
+        """The added article with this id (None if there is none, or it cannot be read)."""
+
 
 class FolderLibrary:
     """Added articles as files in one folder (``<data_dir>/articles``)."""
@@ -49,6 +52,12 @@ class FolderLibrary:
 
     def load(self) -> tuple[list[Article], list[ArticleError]]:
         return load_articles([self.folder]) if self.folder.is_dir() else ([], [])
+
+    def read(self, article_id: str) -> Article | None:
+        found = [p for p in find_article_files([self.folder])
+                 if p.stem == article_id] if self.folder.is_dir() else []
+        articles, _ = load_articles(found[:1])
+        return articles[0] if articles else None
 
 
 def _copy_atomically(source: Path, target: Path) -> None:

@@ -59,6 +59,7 @@ _BUILD_LOCK = 0x7161_6275_696C64  # pg_advisory_lock key of builds ("qabuild")
 _SCHEMA_LOCK = 0x7161_7363_6865  # and of creating the tables ("qasche")
 _LOCK_WAIT = "120s"
 _CONNECT_TIMEOUT_SECONDS = 10
+_LIBRARY_SOURCE = "postgresql:qa_library"  # an added article's ``source``: where its copy is
 _DRIVERS = ("postgresql", "postgres", "postgresql+psycopg2")
 
 _SCHEMA = [
@@ -412,10 +413,26 @@ class PostgresLibrary:
         articles, problems = [], []
         for name, content in rows:
             try:
-                articles.append(parse_article(Path(name), bytes(content), source=f"qa_library/{name}"))
+                articles.append(_parse(name, content))
             except ArticleError as problem:
                 problems.append(problem)
         return articles, problems
+
+    def read(self, article_id: str) -> Article | None:
+        from sqlalchemy import text
+
+        with _database_errors(self._shown_url), self._engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT file_name, content FROM qa_library WHERE article_id = :id"
+                     " ORDER BY file_name LIMIT 1"), {"id": article_id}).first()
+        try:
+            return _parse(*row) if row else None
+        except ArticleError:
+            return None
+
+
+def _parse(file_name: str, content: bytes) -> Article:
+    return parse_article(Path(file_name), bytes(content), source=f"{_LIBRARY_SOURCE}/{file_name}")
 
 
 class _FullTextRetriever(BaseRetriever):
