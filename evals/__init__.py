@@ -5,5 +5,5 @@ evaluators and runs a task (asking ``qa.Assistant``) into an ``EvaluationReport`
 evaluator returns named ``Score``s, each a value and a reason. Run it with
 ``python evals/run.py`` (see ``evals/README.md``).
 
-Importing this package is cheap; qa, llama-index and dateparser load when a run starts.
+Importing this package is cheap; qa and llama-index load when a run starts.
 """

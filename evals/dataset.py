@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 AnswerType = Literal["date", "person", "place", "number", "quote", "organization", "other", "none"]
+Split = Literal["dev", "test"]
 
 
 class Case(BaseModel):
@@ -56,6 +57,9 @@ class Case(BaseModel):
     article_ids: tuple[str, ...]
     support: tuple[str, ...] = Field(description="Verbatim sentences that hold the answer.")
     answerable: bool
+    split: Split = Field(
+        description="'dev' (rules may be designed on it) or 'test' (frozen: never design on it)."
+    )
     history: tuple[str, ...] = ()
     line: int = Field(default=0, description="Line number in the dataset file (set on load).")
 
@@ -191,6 +195,19 @@ class EvaluationReport:
     name: str
     cases: list[ReportCase]
     problems: list[DatasetProblem] = field(default_factory=list)
+
+    def splits(self) -> list[str]:
+        """The splits ("dev", "test") its cases come from, in that order."""
+        present = {c.case.split for c in self.cases}
+        return [split for split in ("dev", "test") if split in present]
+
+    def for_split(self, split: str) -> EvaluationReport:
+        """The same report restricted to one split's cases ("all": every case)."""
+        if split == "all":
+            return self
+        return EvaluationReport(
+            f"{self.name} ({split})", [c for c in self.cases if c.case.split == split], self.problems
+        )
 
     def metric_names(self) -> list[str]:
         names: dict[str, None] = {}

@@ -18,6 +18,7 @@ __all__ = [
     "JudgeFaithfulness",
     "judge_evaluators",
     "judge_llm",
+    "parse_verdict",
 ]
 
 JUDGE_INSTALL_HINT = "the judge tier needs: pip install llama-index-llms-openai-like"
@@ -82,7 +83,7 @@ class JudgeCorrectness:
         if not case.answerable or answer is None or answer.abstained:
             return {"judge_correctness": Score(None, "nothing to judge")}
         try:
-            result = CorrectnessEvaluator(llm=self.llm).evaluate(
+            result = CorrectnessEvaluator(llm=self.llm, parser_function=parse_verdict).evaluate(
                 query=case.question, response=strip_markers(answer.text), reference=case.answers[0]
             )
         except Exception as exc:  # noqa: BLE001 - as above
@@ -96,6 +97,17 @@ class JudgeCorrectness:
                 (float(result.score) - 1) / 4, f"{result.score}/5: {_short(result.feedback)}"
             )
         }
+
+
+def parse_verdict(reply: str) -> tuple[float | None, str]:
+    """The judge's "score, newline, reasoning" reply as (score, reasoning); (None, reply) when it
+    does not start with a score. llama-index's own parser raises on a reply without a newline,
+    which small models give."""
+    first, _, rest = reply.strip().partition("\n")
+    try:
+        return float(first.strip()), rest.strip()
+    except ValueError:
+        return None, reply.strip() or "no reply"
 
 
 def judge_evaluators(base_url: str, model: str, api_key: str | None = None) -> list:

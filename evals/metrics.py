@@ -1,8 +1,9 @@
 """The metrics, as plain functions that return a ``Score`` (a value and a reason).
 
 Answers: SQuAD's normalized exact match and token F1, ALCE's STR-EM ("the answer contains the
-gold answer"), and calendar-day date matching. Retrieval: hit@k and reciprocal rank of the
-first passage that holds a gold support sentence. Nothing here calls a model.
+gold answer"), and calendar-day date matching (dates read by the product's ``qa.dates``).
+Retrieval: hit@k and reciprocal rank of the first passage that holds a gold support sentence.
+Nothing here calls a model.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 
 from evals.dataset import Score
 
@@ -102,29 +103,6 @@ def contains_answer(prediction: str, answers: Sequence[str]) -> Score:
 
 
 # --- dates ----------------------------------------------------------------------------------
-_MONTH_NAMES = (
-    "January February March April May June July August September October November "
-    "December Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
-).split()
-_MONTH = "(?:" + "|".join(sorted(_MONTH_NAMES, key=len, reverse=True)) + r")\.?"
-_ORDINAL = r"[0-3]?\d(?:st|nd|rd|th)?"
-_YEAR = r"(?:19|20)\d\d"
-_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-# Month names must be capitalized: "may" is a verb far more often than a month in news text.
-_DATE_SHAPES: list[tuple[str, re.Pattern]] = [
-    ("day", re.compile(rf"\b{_YEAR}-[01]\d-[0-3]\d\b")),
-    ("day", re.compile(rf"\b{_MONTH}\s+{_ORDINAL}\b(?:,?\s+{_YEAR}\b)?")),
-    ("day", re.compile(rf"\b{_ORDINAL}\s+{_MONTH}(?:,?\s+{_YEAR}\b)?")),
-    ("month", re.compile(rf"\b{_MONTH}\s+(?:of\s+)?{_YEAR}\b")),
-    ("month", re.compile(rf"\b{_MONTH}(?![\w.])")),
-    ("weekday", re.compile(r"\b(?:" + "|".join(_WEEKDAY_NAMES) + r")\b")),
-]
-_HAS_YEAR = re.compile(rf"\b{_YEAR}\b")
-_WRITTEN_DATE_NEXT = re.compile(
-    rf"[\s,(]{{1,3}}(?:{_MONTH}\s+{_ORDINAL}|{_ORDINAL}\s+{_MONTH}|{_YEAR}-)"
-)
-
-
 @dataclass(frozen=True)
 class CalendarDate:
     """A date an answer states: ``day`` is None when it names a month only ("April 2023"),
@@ -151,61 +129,35 @@ class CalendarDate:
         return f"{date(2000, self.month, 1):%B}{day}{year}"
 
 
-def _parse(text: str, base: datetime, require: list[str]):
-    import dateparser
-
-    return dateparser.parse(
-        text,
-        languages=["en"],
-        settings={
-            "RELATIVE_BASE": base,
-            "PREFER_DATES_FROM": "past",
-            "REQUIRE_PARTS": require,
-            "RETURN_AS_TIMEZONE_AWARE": False,
-        },
-    )
+# "Monday, May 1, 2023" / "Monday (May 1, 2023)": the written date after the weekday says it all.
+_BEFORE_A_WRITTEN_DATE = re.compile(r"[\s,(]{1,3}")
 
 
 def find_dates(text: str, published: date | None = None) -> list[CalendarDate]:
-    """Every date ``text`` states, in order, parsed by dateparser.
+    """Every date ``text`` states, in order, found and parsed by the product's ``qa.dates``
+    (so the eval reads dates as the answer step does).
 
-    A year is kept only when it is written: dateparser would otherwise fill in the current
-    year. A weekday name ("on Sunday") becomes a date only when ``published`` (the cited
-    article's publication date) is known: the latest such weekday on or before it, as news
-    reports use weekday names for the days just past.
+    Calendar days ("November 7", "7 Nov. 2022", "2023-05-04") and months named without a
+    day ("April 2023", "in April"); a year is kept only when it is written. A weekday name
+    ("on Sunday") becomes a date only when ``published`` (the cited article's publication
+    date) is known, resolved as qa resolves it: a day of the week just past, unless the words
+    before it look ahead ("will meet on Friday").
     """
-    found: list[CalendarDate] = []
-    taken: list[tuple[int, int]] = []
-    # An arbitrary leap year as the base, so "February 29" parses; its year is never kept.
-    neutral = datetime(2000, 12, 31)
-    for granularity, pattern in _DATE_SHAPES:
-        for match in pattern.finditer(text):
-            if any(s < match.end() and match.start() < e for s, e in taken):
-                continue
-            span = match.group(0)
-            if granularity == "weekday":
-                # "Monday, May 1, 2023" / "Monday (May 1, 2023)": the written date says it all.
-                if published is None or _WRITTEN_DATE_NEXT.match(text, match.end()):
-                    continue
-                day_after = datetime(published.year, published.month, published.day) + timedelta(
-                    days=1
-                )
-                parsed = _parse(span, day_after, [])
-                if parsed is None:
-                    continue
-                found.append(
-                    CalendarDate(span, match.start(), parsed.month, parsed.day, parsed.year)
-                )
-            else:
-                parsed = _parse(
-                    span, neutral, ["month", "day"] if granularity == "day" else ["month"]
-                )
-                if parsed is None:
-                    continue
-                year = parsed.year if _HAS_YEAR.search(span) else None
-                day = parsed.day if granularity == "day" else None
-                found.append(CalendarDate(span, match.start(), parsed.month, day, year))
-            taken.append((match.start(), match.end()))
+    from qa import dates
+
+    found = [
+        CalendarDate(m.text, m.start, m.month, m.day, m.year) for m in dates.find_dates(text)
+    ]
+    found += [
+        CalendarDate(m.text, m.start, m.month, None, m.year) for m in dates.find_months(text)
+    ]
+    starts = {d.start for d in found}
+    for weekday in dates.resolved_weekdays(text, published):
+        after = _BEFORE_A_WRITTEN_DATE.match(text, weekday.end)
+        if after and after.end() in starts:
+            continue
+        day = weekday.day
+        found.append(CalendarDate(weekday.text, weekday.start, day.month, day.day, day.year))
     return sorted(found, key=lambda d: d.start)
 
 

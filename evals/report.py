@@ -1,5 +1,8 @@
 """Writing the results: a table for the terminal, ``report.json``, ``report.md`` and an SVG bar
 chart of accuracy by category per backend (written by hand: it needs no plotting library).
+
+The gold questions are reported per split (dev, test, and both together when both were asked);
+the SQuAD slice, when it was evaluated, has its own section.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ from typing import Any
 
 from evals.dataset import DatasetProblem, EvaluationReport, ReportCase
 from evals.metrics import locate_support, passage_hits, strip_markers
+from evals.squad import CREDIT, SQUAD_CORPUS, SQUAD_METRICS, SquadProblem, squad_summary
 
 __all__ = [
     "HEADLINE_METRICS",
     "BackendRun",
     "RunResult",
+    "SquadSection",
     "accuracy_chart_svg",
     "failures",
+    "split_reports",
     "summary",
     "terminal_table",
     "write_json",
@@ -69,6 +75,13 @@ _LABELS = {
     "relative_date_accuracy": "accuracy on relative_date questions",
     "latency_p50": "latency p50 (s per question)",
     "latency_p95": "latency p95 (s per question)",
+    "answerable_accuracy": "answerable accuracy (contains a gold text)",
+    "false_abstention": "false abstention (answerable, abstained)",
+}
+_SQUAD_LABELS = {
+    **_LABELS,
+    "abstention_recall": "abstention recall (is_impossible, abstained)",
+    "abstention_precision": "abstention precision",
 }
 
 
@@ -83,6 +96,31 @@ class BackendRun:
 
 
 @dataclass
+class SquadSection:
+    """The SQuAD slice's runs (one per backend), the entries skipped, or why it was skipped."""
+
+    source: str
+    runs: list[BackendRun] = field(default_factory=list)
+    problems: list[SquadProblem] = field(default_factory=list)
+    skipped: str | None = None
+    paragraphs: int = 0
+    questions: int = 0  # asked (after --squad-limit)
+    answerable: int = 0  # of those asked
+    index_seconds: float = 0.0
+
+    def run(self, backend: str) -> BackendRun | None:
+        return next((r for r in self.runs if r.backend == backend), None)
+
+    def describe(self) -> str:
+        """One line: what was asked, and the credit the licence asks for."""
+        return (
+            f"SQuAD 2.0 slice `{SQUAD_CORPUS}`: {self.paragraphs} paragraphs as articles, "
+            f"{self.questions} questions ({self.answerable} answerable, "
+            f"{self.questions - self.answerable} is_impossible). Source: {CREDIT}"
+        )
+
+
+@dataclass
 class RunResult:
     """Everything one ``evals/run.py`` invocation measured."""
 
@@ -94,9 +132,19 @@ class RunResult:
     support_check: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     bodies: dict[str, str] = field(default_factory=dict)
+    squad: SquadSection | None = None  # None: not asked for (--no-squad)
 
     def run(self, backend: str) -> BackendRun | None:
         return next((r for r in self.runs if r.backend == backend), None)
+
+
+def split_reports(report: EvaluationReport) -> dict[str, EvaluationReport]:
+    """The report per split asked ("dev", "test"), plus "all" when both were asked."""
+    splits = report.splits()
+    reports = {split: report.for_split(split) for split in splits}
+    if len(splits) > 1:
+        reports["all"] = report
+    return reports
 
 
 def summary(report: EvaluationReport) -> dict[str, float | None]:
@@ -119,44 +167,64 @@ def _counts(report: EvaluationReport, metric: str) -> int:
     return report.average(metric)[1]
 
 
+def _columns(runs: Sequence[BackendRun]) -> list[tuple[str, str, EvaluationReport]]:
+    """(backend, split, report) for each column of the tables: every split of every backend."""
+    return [
+        (r.backend, split, report)
+        for r in runs
+        if r.report is not None
+        for split, report in split_reports(r.report).items()
+    ]
+
+
+def _header(first: str, width: int, columns: Sequence[tuple[str, str, Any]]) -> list[str]:
+    """Two header lines: each backend's name over its first column, then the split names."""
+    backends, previous = "", None
+    for backend, _, _ in columns:
+        backends += (backend if backend != previous else "").rjust(12)
+        previous = backend
+    splits = "".join(split.rjust(12) for _, split, _ in columns)
+    top = "".ljust(width) + backends
+    bottom = first.ljust(width) + splits
+    return [top, bottom, "-" * len(bottom)]
+
+
 def terminal_table(result: RunResult) -> str:
-    """A plain-text table: metrics down, backends across."""
-    runs = [r for r in result.runs if r.report is not None]
+    """A plain-text table: metrics down, each backend's splits across; then the SQuAD section."""
+    columns = _columns(result.runs)
     lines = []
-    if runs:
-        summaries = {r.backend: summary(r.report) for r in runs}
+    if columns:
+        summaries = [summary(report) for _, _, report in columns]
         metrics = [
             m
             for m in list(HEADLINE_METRICS)
             + ["relative_date_accuracy", "latency_p50", "latency_p95"]
-            if any(summaries[r.backend].get(m) is not None for r in runs)
+            if any(values.get(m) is not None for values in summaries)
         ]
         width = max(len(_LABELS.get(m, m)) for m in metrics) + 2
-        header = "metric".ljust(width) + "".join(r.backend.rjust(12) for r in runs)
-        lines += [header, "-" * len(header)]
+        lines.append(f"gold questions ({Path(result.dataset).name}), by split")
+        lines += _header("metric", width, columns)
         for metric in metrics:
             row = _LABELS.get(metric, metric).ljust(width)
-            row += "".join(
-                _format(summaries[r.backend].get(metric), metric).rjust(12) for r in runs
-            )
+            row += "".join(_format(values.get(metric), metric).rjust(12) for values in summaries)
             lines.append(row)
         lines.append("")
-        categories = sorted({c for r in runs for c in r.report.categories()})
+        categories = sorted({c for _, _, report in columns for c in report.categories()})
         width = max(len(c) for c in categories) + 6
-        header = "accuracy by category".ljust(width) + "".join(r.backend.rjust(12) for r in runs)
-        lines += [header, "-" * len(header)]
+        lines += _header("accuracy by category", width, columns)
         for category in categories:
             row = category.ljust(width)
-            for r in runs:
-                value, n = r.report.by_category().get(category, {}).get("accuracy", (None, 0))
-                if category == "unanswerable":
-                    value, n = r.report.by_category()[category].get("abstention_recall", (None, 0))
+            for _, _, report in columns:
+                metric = "abstention_recall" if category == "unanswerable" else "accuracy"
+                value, n = report.by_category().get(category, {}).get(metric, (None, 0))
                 row += (_format(value, "") + f" ({n})" if value is not None else "–").rjust(12)
             lines.append(row)
         lines.append("(unanswerable: share abstained)")
     for r in result.runs:
         if r.skipped:
             lines.append(f"{r.backend}: skipped: {r.skipped}")
+    if result.squad is not None:
+        lines += [""] + _squad_terminal(result.squad)
     if result.peer is not None and not result.peer.skipped:
         lines += [
             "",
@@ -171,6 +239,8 @@ def terminal_table(result: RunResult) -> str:
             )
     for problem in result.problems:
         lines.append(f"dataset {problem}")
+    for note in result.notes:
+        lines.append(f"note: {note}")
     if result.gate is not None:
         lines.append("")
         lines.append(
@@ -179,11 +249,41 @@ def terminal_table(result: RunResult) -> str:
     return "\n".join(lines)
 
 
+def _squad_terminal(section: SquadSection) -> list[str]:
+    if section.skipped:
+        return [f"SQuAD section skipped: {section.skipped}"]
+    lines = [section.describe().replace("`", "")]
+    runs = [r for r in section.runs if r.report is not None]
+    if runs:
+        values = {r.backend: squad_summary(r.report) for r in runs}
+        metrics = list(SQUAD_METRICS) + ["latency_p50", "latency_p95"]
+        width = max(len(_SQUAD_LABELS.get(m, m)) for m in metrics) + 2
+        header = "metric (n)".ljust(width) + "".join(r.backend.rjust(14) for r in runs)
+        lines += [header, "-" * len(header)]
+        for metric in metrics:
+            row = _SQUAD_LABELS.get(metric, metric).ljust(width)
+            for r in runs:
+                value, n = values[r.backend][metric]
+                row += (f"{_format(value)} ({n})" if value is not None else "–").rjust(14)
+            lines.append(row)
+        lines.append(
+            f"index {section.index_seconds:.1f} s; wall time "
+            + ", ".join(f"{r.backend} {r.seconds:.1f} s" for r in runs)
+        )
+    for r in section.runs:
+        if r.skipped:
+            lines.append(f"{r.backend}: skipped on SQuAD: {r.skipped}")
+    for problem in section.problems:
+        lines.append(f"squad: skipped {problem}")
+    return lines
+
+
 # --- JSON ---------------------------------------------------------------------------------
 def _case_json(item: ReportCase) -> dict[str, Any]:
     answer, outcome = item.outcome.answer, item.outcome
     return {
         "id": item.case.id,
+        "split": item.case.split,
         "category": item.case.category,
         "answer_type": item.case.answer_type,
         "question": item.case.question,
@@ -220,6 +320,14 @@ def to_dict(result: RunResult) -> dict[str, Any]:
             "seconds": round(run.seconds, 2),
             "metrics": summary(report),
             "counts": {m: _counts(report, m) for m in report.metric_names()},
+            "splits": {
+                split: {
+                    "metrics": summary(part),
+                    "counts": {m: _counts(part, m) for m in part.metric_names()},
+                }
+                for split, part in split_reports(report).items()
+                if split != "all"
+            },
             "by_category": {
                 cat: {m: {"value": v, "n": n} for m, (v, n) in metrics.items()}
                 for cat, metrics in report.by_category().items()
@@ -233,8 +341,36 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         "backends": backends,
         "peer_check": result.peer.to_dict() if result.peer is not None else None,
         "support_check": result.support_check,
+        "squad": _squad_json(result.squad) if result.squad is not None else None,
         "thresholds_failed": result.gate,
         "notes": result.notes,
+    }
+
+
+def _squad_json(section: SquadSection) -> dict[str, Any]:
+    backends: dict[str, Any] = {}
+    for run in section.runs:
+        if run.report is None:
+            backends[run.backend] = {"skipped": run.skipped}
+            continue
+        values = squad_summary(run.report)
+        backends[run.backend] = {
+            "seconds": round(run.seconds, 2),
+            "metrics": {m: v for m, (v, _) in values.items()},
+            "counts": {m: n for m, (_, n) in values.items()},
+            "cases": [_case_json(c) for c in run.report.cases],
+        }
+    return {
+        "corpus": SQUAD_CORPUS,
+        "source": section.source,
+        "credit": CREDIT,
+        "skipped": section.skipped,
+        "paragraphs": section.paragraphs,
+        "questions": section.questions,
+        "answerable": section.answerable,
+        "index_seconds": round(section.index_seconds, 2),
+        "problems": [p.to_dict() for p in section.problems],
+        "backends": backends,
     }
 
 
@@ -290,7 +426,8 @@ def _clip(text: str, limit: int) -> str:
 def _failure_markdown(item: ReportCase, why: str, bodies: dict[str, str]) -> list[str]:
     case, outcome = item.case, item.outcome
     answer = outcome.answer
-    lines = [f"#### `{case.id}` ({case.category}, line {case.line})", ""]
+    where = f"line {case.line}" if case.line else "SQuAD"
+    lines = [f"#### `{case.id}` ({case.category}, {case.split}, {where})", ""]
     if case.history:
         lines.append("- **Chat so far:** " + " → ".join(f"“{q}”" for q in case.history))
     lines.append(f"- **Question:** {case.question}")
@@ -352,24 +489,30 @@ def write_markdown(result: RunResult, path: Path, chart_name: str | None) -> Non
         out += [f"- line {p.line}: {p.message}" for p in result.problems]
         out.append("")
     if runs:
-        summaries = {r.backend: summary(r.report) for r in runs}
+        columns = _columns(runs)
+        summaries = [summary(report) for _, _, report in columns]
         out += [
             "## Summary",
             "",
-            "| metric | " + " | ".join(r.backend for r in runs) + " |",
-            "|---|" + "---:|" * len(runs),
+            (
+                "By split: `dev` questions may be looked at while designing rules; `test` is "
+                "frozen and must not be (see evals/README.md)."
+            ),
+            "",
+            "| metric | " + " | ".join(f"{b} {split}" for b, split, _ in columns) + " |",
+            "|---|" + "---:|" * len(columns),
         ]
         for metric in list(HEADLINE_METRICS) + [
             "relative_date_accuracy",
             "latency_p50",
             "latency_p95",
         ]:
-            if all(summaries[r.backend].get(metric) is None for r in runs):
+            if all(values.get(metric) is None for values in summaries):
                 continue
             cells = []
-            for r in runs:
-                value = summaries[r.backend].get(metric)
-                n = _counts(r.report, metric) if metric in r.report.metric_names() else None
+            for (_, _, report), values in zip(columns, summaries):
+                value = values.get(metric)
+                n = _counts(report, metric) if metric in report.metric_names() else None
                 cells.append(_format(value, metric) + (f" (n={n})" if n else ""))
             out.append(f"| {_LABELS.get(metric, metric)} | " + " | ".join(cells) + " |")
         out += [
@@ -383,7 +526,8 @@ def write_markdown(result: RunResult, path: Path, chart_name: str | None) -> Non
             "",
             (
                 "Accuracy per category (for `unanswerable`: the share abstained); citation recall "
-                "over the answers given; hit@5 of retrieval, which is the same for every backend."
+                "over the answers given; hit@5 of retrieval, which is the same for every backend. "
+                "All questions asked, dev and test together."
             ),
             "",
         ]
@@ -444,6 +588,8 @@ def write_markdown(result: RunResult, path: Path, chart_name: str | None) -> Non
             ),
             "",
         ]
+    if result.squad is not None:
+        out += _squad_markdown(result.squad)
     if result.gate is not None:
         out += [
             "## Thresholds",
@@ -493,7 +639,75 @@ def write_markdown(result: RunResult, path: Path, chart_name: str | None) -> Non
                 for citation in answer.citations if answer else []:
                     out.append(f"  - [{citation.marker}] “{_clip(citation.quote, 200)}”")
             out.append("")
+    if result.squad is not None:
+        out += _squad_failures_markdown(result.squad)
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def _squad_markdown(section: SquadSection) -> list[str]:
+    out = ["## SQuAD 2.0 slice (a corpus no one here wrote)", ""]
+    if section.skipped:
+        return out + [f"Skipped: {section.skipped}", ""]
+    out += [section.describe(), ""]
+    out += [
+        (
+            "Scored as in SQuAD: an answerable question is right when the answer (markers "
+            "removed) contains a gold answer text, case-insensitively; an `is_impossible` one "
+            "when the assistant abstains. Citation scores use our support test (see above)."
+        ),
+        "",
+    ]
+    if section.problems:
+        out += ["Entries skipped (0-based indices, as in the file):", ""]
+        out += [f"- {problem}" for problem in section.problems]
+        out.append("")
+    runs = [r for r in section.runs if r.report is not None]
+    if runs:
+        values = {r.backend: squad_summary(r.report) for r in runs}
+        out += ["| metric | " + " | ".join(r.backend for r in runs) + " |"]
+        out += ["|---|" + "---:|" * len(runs)]
+        for metric in list(SQUAD_METRICS) + ["latency_p50", "latency_p95"]:
+            cells = []
+            for r in runs:
+                value, n = values[r.backend][metric]
+                cells.append(_format(value) + (f" (n={n})" if value is not None else ""))
+            out.append(f"| {_SQUAD_LABELS.get(metric, metric)} | " + " | ".join(cells) + " |")
+        out += [
+            "",
+            f"Index built in {section.index_seconds:.1f} s. Wall time per backend: "
+            + ", ".join(f"{r.backend} {r.seconds:.1f} s" for r in runs),
+            "",
+        ]
+    for run in section.runs:
+        if run.skipped:
+            out += [f"**{run.backend}** was skipped on SQuAD: {run.skipped}", ""]
+    return out
+
+
+def _squad_failures_markdown(section: SquadSection) -> list[str]:
+    """One line per SQuAD failure: enough to see the pattern without a page per question."""
+    out: list[str] = []
+    for run in section.runs:
+        if run.report is None:
+            continue
+        failed = [
+            item
+            for item in run.report.cases
+            if item.value("answerable_accuracy") == 0 or item.value("abstention_recall") == 0
+        ]
+        out += [f"## SQuAD failures: {run.backend} ({len(failed)})", ""]
+        for item in failed:
+            answer = item.outcome.answer
+            shown = strip_markers(answer.text) if answer else f"(error) {item.outcome.error}"
+            expected = " | ".join(item.case.answers) if item.case.answers else "*(abstain)*"
+            why = item.scores.get("answerable_accuracy")
+            reason = why.reason if why and why.applies else "answered an is_impossible question"
+            out.append(
+                f"- `{item.case.article_ids[0]}` {_cell(item.case.question)} — expected "
+                f"{_cell(expected)}; answer: {_cell(_clip(shown, 240))} ({_cell(reason)})"
+            )
+        out.append("")
+    return out
 
 
 # --- the chart ----------------------------------------------------------------------------

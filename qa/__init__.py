@@ -20,6 +20,7 @@ from qa.errors import (
     BackendUnavailableError,
     IndexBuildError,
     InvalidQuestionError,
+    ModelFileError,
     QAError,
     SettingsError,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "BackendNotInstalledError",
     "BackendConfigError",
     "BackendUnavailableError",
+    "ModelFileError",
     "SettingsError",
 ]
 

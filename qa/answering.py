@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from qa.answer import ABSTAIN_TEXT, Answer, Citation
 from qa.backends.base import Message, TextGenerator
 from qa.citations import MARKER, quote_is_verbatim
-from qa.constraints import unmet_constraints
+from qa.constraints import question_constraints, unmet_constraints
 from qa.dates import find_dates, format_date, resolved_day_offsets, resolved_weekdays
 from qa.embedding import MiniLMEmbedding
 from qa.errors import InvalidQuestionError
@@ -65,6 +65,7 @@ class _Context:
     evidence: list[Evidence]
     answerable: bool
     notes: list[str] = field(default_factory=list)
+    quotable: bool = True  # the best sentence itself answers: the extractive answer may be given
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -138,13 +139,21 @@ class Answerer:
             if self.settings.history_turns else []
         if recent and (_FOLLOW_UP.search(question) or len(profile.terms) <= 1):
             previous = history[-1]
-            said = "" if previous.answer.abstained else MARKER.sub("", previous.answer.text)
+            # What the previous answer quoted is verified article text; its own words may be a
+            # model's, and pull retrieval toward whatever the model added.
+            said = "" if previous.answer.abstained else (
+                " ".join(c.quote for c in previous.answer.citations)
+                or MARKER.sub("", previous.answer.text))
             query = f"{previous.question} {said} {question}"
             extra = tuple(t for t in content_terms(f"{previous.question} {said}")
                           if t not in profile.terms)
             # Similarity is to the two questions: the previous answer would pull toward itself.
+            # What the previous question stated (its year, its day, its names) still holds.
+            earlier = tuple(c for c in question_constraints(previous.question)
+                            if c not in profile.constraints)
             profile = replace(profile, context_terms=tuple(dict.fromkeys(extra)),
-                              search_text=f"{previous.question} {question}")
+                              search_text=f"{previous.question} {question}",
+                              constraints=profile.constraints + earlier)
             notes.append(f"follow-up: read with the previous question {previous.question!r}")
         # Sentence ranking reranks a wider pool than the answer step shows.
         pool = self.retriever.retrieve(query, max(self.settings.top_k, self.settings.rerank_pool))
@@ -154,13 +163,21 @@ class Answerer:
             seen = {p.chunk_id for p in pool}
             pool += [p for p in self.retriever.retrieve(phrase, 2) if p.chunk_id not in seen]
         evidence = self.ranker.rank(profile, candidate_sentences(pool))
-        answerable = self.ranker.answerable(profile, evidence)
+        # With a model to read the passages, relevant passages are enough to ask it; without
+        # one, the best sentence itself must answer.
+        quotable = self.ranker.answerable(profile, evidence)
+        answerable = (self.ranker.relevant(profile, evidence) if self.generator is not None
+                      else quotable)
         shown = _best_passages(_meeting_period(pool, profile), evidence, self.settings.top_k)
-        return _Context(question, profile, shown, evidence, answerable, notes)
+        return _Context(question, profile, shown, evidence, answerable, notes, quotable)
 
     # --- extractive ------------------------------------------------------------------------
     def _extractive(self, context: _Context, repaired: bool = False,
                     notes: Sequence[str] = ()) -> Answer:
+        if not context.quotable:  # a fallback, where no sentence answers well enough to quote
+            return Answer(context.question, ABSTAIN_TEXT, [], True, self.backend, repaired,
+                          list(context.notes) + list(notes) + [
+                              "no sentence answers well enough to quote instead; abstained"])
         first = context.evidence[0]
         best = with_follow_on(with_antecedent(first, self.retriever.previous_passage(first.passage)))
         chosen = [best]
@@ -201,14 +218,16 @@ class Answerer:
     def _verified(self, context: _Context, generated: str) -> Answer:
         """Check a generated answer sentence by sentence (``qa.verification``): keep what its
         passages support, drop the rest, and fall back to the extractive answer when nothing
-        is left. A model that finds no answer in the passages abstains."""
+        is left (or abstain, when no sentence answers well enough to quote)."""
         generated = _LEADING_LABEL.sub("", generated.strip())
         if not generated:
             return self._extractive(context, repaired=True,
                                     notes=["the model wrote nothing; extractive answer given"])
         if _ABSTAINS.search(generated):
-            return Answer(context.question, ABSTAIN_TEXT, [], True, self.backend,
-                          notes=list(context.notes) + ["the model found no answer in the passages"])
+            # Small models say so too readily (Qwen 1.5B, of the Blair House passage): a
+            # sentence that answers well enough to quote is given instead; else qa abstains.
+            return self._extractive(context, repaired=True, notes=[
+                "the model found no answer in the passages; extractive answer given"])
         checks = []
         dropped: list[str] = []
         repaired = False

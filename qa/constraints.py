@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from qa.dates import find_dates, resolved_weekdays
 from qa.text import STOPWORDS
 
 __all__ = ["Constraint", "question_constraints", "unmet_constraints"]
 
 _YEAR = re.compile(r"(?<![\d,.$£€])\b(1[0-9]{3}|20\d\d)\b(?!\s*(?:%|percent|people|troops|km|miles))")
+_ANY_YEAR = re.compile(r"\b(1[0-9]{3}|20\d\d)\b")
 _DECADE = re.compile(r"\b(1[0-9]{2}|20\d)0\s*'?s\b")
 _CENTURY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)[\s-]+century\b", re.IGNORECASE)
 _ORDINAL_WORDS = ("first", "second", "third", "fourth")
@@ -26,6 +28,9 @@ _QUARTER = re.compile(
 # A capitalised word that is not the first of its sentence, or a run of them: "Wimbledon",
 # "Real Madrid". Acronyms count ("NATO"); possessives are dropped.
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w\-]*(?:\.[A-Z]\.?)?(?:\s+(?:of\s+|de\s+)?[A-Z][\w\-]*)*)")
+_CALENDAR_WORDS = frozenset("""january february march april may june july august september
+    october november december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday
+    wednesday thursday friday saturday sunday""".split())
 _QUESTION_WORDS = frozenset("""what when where which who whom whose why how did does do is was
     were are has have had will would can could should""".split())
 
@@ -34,8 +39,9 @@ _QUESTION_WORDS = frozenset("""what when where which who whom whose why how did 
 class Constraint:
     """Something the question states that the answering passage must be about.
 
-    ``kind`` is ``year``, ``decade``, ``century``, ``quarter`` or ``name``; ``value`` is the
-    normalised value (``"2019"``, ``"1990"``, ``"10"``, ``"3"``, ``"Wimbledon"``);
+    ``kind`` is ``year``, ``decade``, ``century``, ``quarter``, ``day`` or ``name``; ``value``
+    is the normalised value (``"2019"``, ``"1990"``, ``"10"``, ``"3"``, ``"11-07"``,
+    ``"Wimbledon"``);
     ``text`` is how the question says it.
     """
 
@@ -46,8 +52,9 @@ class Constraint:
     @property
     def temporal(self) -> bool:
         """A year, decade, century or quarter: stated qualifiers that a passage about another
-        period cannot meet."""
-        return self.kind != "name"
+        period cannot meet. A calendar day ("the November 7 talks") is not one: the passage
+        answering "what came after the June 27 meeting?" may name only the later day."""
+        return self.kind not in ("name", "day")
 
 
 def question_constraints(question: str) -> list[Constraint]:
@@ -66,9 +73,12 @@ def question_constraints(question: str) -> list[Constraint]:
         word = (match.group(1) or match.group(2)).lower()
         number = str(_ORDINAL_WORDS.index(word) + 1) if word in _ORDINAL_WORDS else word[0]
         found.append(Constraint("quarter", number, match.group(0)))
+    for mention in find_dates(question):
+        found.append(Constraint("day", f"{mention.month:02d}-{mention.day:02d}", mention.text))
     for match in _NAME.finditer(question.strip()):
         name = re.sub(r"['’]s$", "", match.group(1)).strip()
-        words = [w for w in name.split() if w.lower() not in STOPWORDS]
+        words = [w for w in name.split()
+                 if w.lower() not in STOPWORDS and w.lower().rstrip(".") not in _CALENDAR_WORDS]
         if not words or (len(words) == 1 and words[0].lower() in _QUESTION_WORDS):
             continue
         if _YEAR.fullmatch(name) or _QUARTER.fullmatch(name):
@@ -87,8 +97,10 @@ def _meets(constraint: Constraint, text: str, title: str, published: date | None
     where = f"{title}\n{text}"
     value = constraint.value
     if constraint.kind == "year":
-        return re.search(rf"\b{value}\b", where) is not None or (
-            published is not None and str(published.year) == value)
+        if re.search(rf"\b{value}\b", where) or (published and str(published.year) == value):
+            return True
+        # An undated article that states no year is not known to be about another one.
+        return published is None and not _ANY_YEAR.search(where)
     if constraint.kind == "decade":
         stem = value[:-1]
         return re.search(rf"\b{stem}\d\b|\b{value}\s*'?s\b", where) is not None or (
@@ -106,6 +118,12 @@ def _meets(constraint: Constraint, text: str, title: str, published: date | None
         word = _ORDINAL_WORDS[number - 1]
         return re.search(rf"\b(?:{word}|{_ordinal(number)})[\s-]+quarter\b|\bQ{number}\b",
                          where, re.IGNORECASE) is not None
+    if constraint.kind == "day":
+        month, day = (int(part) for part in value.split("-"))
+        if published is not None and (published.month, published.day) == (month, day):
+            return True  # "the report published May 4"
+        return any((m.month, m.day) == (month, day) for m in find_dates(where)) or any(
+            (w.day.month, w.day.day) == (month, day) for w in resolved_weekdays(text, published))
     return _mentions_name(value, where)
 
 
@@ -114,15 +132,20 @@ def _ordinal(number: int) -> str:
     return f"{number}{suffix}"
 
 
+def _undotted(text: str) -> str:
+    """Acronyms without their dots: "U.S." and "US" are one name."""
+    return re.sub(r"\b([A-Z])\.(?=[A-Z]\.?)|(?<=\b[A-Z])\.(?!\w)", r"\1", text)
+
+
 def _mentions_name(name: str, text: str) -> bool:
     """Whether ``text`` names ``name``: every word of it, or its last word for a person's
     full name ("Williams" for "Serena Williams"); word forms that share a stem of five letters
     count ("Azerbaijani" for "Azerbaijan")."""
-    words = [w for w in re.split(r"\s+", name) if w.lower() not in STOPWORDS]
-    lowered = text.lower()
+    words = [w for w in re.split(r"\s+", _undotted(name)) if w.lower() not in STOPWORDS]
+    lowered = _undotted(text).lower()
 
     def found(word: str) -> bool:
-        word = word.lower().rstrip(".")
+        word = word.lower()
         stem = re.escape(word[:5]) if len(word) > 5 else re.escape(word)
         return re.search(rf"\b{stem}", lowered) is not None
 

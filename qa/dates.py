@@ -13,7 +13,9 @@ from datetime import date, timedelta
 
 __all__ = [
     "DateMention",
+    "MonthMention",
     "find_dates",
+    "find_months",
     "resolve_weekday",
     "resolved_weekdays",
     "format_date",
@@ -77,6 +79,42 @@ def find_dates(text: str) -> list[DateMention]:
             if mention is not None:
                 found.append(mention)
                 taken.append((match.start(), match.end()))
+    return sorted(found, key=lambda m: m.start)
+
+
+@dataclass(frozen=True)
+class MonthMention:
+    """A month named without a day ("April 2023", "in April"); ``year`` None when none is given."""
+
+    text: str
+    start: int
+    end: int
+    month: int
+    year: int | None = None
+
+
+# A bare month name must be capitalized: "may" is a verb far more often than a month.
+_BARE_MONTH = "|".join(name.capitalize() for name in sorted(_MONTHS, key=len, reverse=True))
+_MONTH_PATTERNS = [
+    re.compile(rf"\b{_MONTH}\s+(?:of\s+)?{_YEAR}\b", re.IGNORECASE),
+    re.compile(rf"\b(?P<month>{_BARE_MONTH})\b\.?(?![\w.])"),
+]
+
+
+def find_months(text: str) -> list[MonthMention]:
+    """Months named without a day ("April 2023", "March of 2021", "in April"), leaving out
+    those that are part of a calendar date ``find_dates`` finds."""
+    taken = [(m.start, m.end) for m in find_dates(text)]
+    found: list[MonthMention] = []
+    for pattern in _MONTH_PATTERNS:
+        for match in pattern.finditer(text):
+            if any(s < match.end() and match.start() < e for s, e in taken):
+                continue
+            year = match.groupdict().get("year")
+            found.append(MonthMention(match.group(0), match.start(), match.end(),
+                                      _MONTHS[match.group("month").lower().rstrip(".")],
+                                      int(year) if year else None))
+            taken.append((match.start(), match.end()))
     return sorted(found, key=lambda m: m.start)
 
 

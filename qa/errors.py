@@ -7,6 +7,7 @@
     ├── BackendError              an answer backend cannot run
     │   ├── BackendNotInstalledError   its optional package is missing (names the extra)
     │   ├── BackendConfigError         a required setting is missing (names the variable)
+    │   │   └── ModelFileError             a local model's file is damaged (names the package)
     │   └── BackendUnavailableError    the model server is down, slow, or refused the request
     └── SettingsError             a setting has a value that cannot work
 
@@ -24,6 +25,7 @@ __all__ = [
     "BackendNotInstalledError",
     "BackendConfigError",
     "BackendUnavailableError",
+    "ModelFileError",
     "SettingsError",
 ]
 
@@ -59,6 +61,11 @@ class BackendNotInstalledError(BackendError):
 
 class BackendConfigError(BackendError):
     """The backend lacks a setting it needs (an API key or a base URL)."""
+
+
+class ModelFileError(BackendConfigError):
+    """A local model's files are not the pinned bytes (a truncated or damaged package), or
+    there is no room to join them; the message names the package to reinstall."""
 
 
 class BackendUnavailableError(BackendError):

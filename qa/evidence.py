@@ -51,7 +51,9 @@ _QUOTED = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
 _PRONOUN_START = re.compile(r"^(He|She|They|It|His|Her|Their|This|That|These|Those)\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|"
                      r"eleven|twelve|dozen|hundred|thousand|million|billion)\b", re.I)
-_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+")
+_NAME = re.compile(r"\b[A-Z][a-z]{2,}")  # a person's name, once stopwords ("The") are set aside
+_YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b")
+_PERIOD = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)[\s-]+century\b|\b1?\d{2}0\s*'?s\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,6 @@ _GENERIC_FOCUS = frozenset("""date day days year years month months time times c
     subject purpose goal aim exactly precisely""".split())
 _FOCUS = re.compile(
     r"\b(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+|a\s+|an\s+)?([a-z][a-z\-]+)\s+of\b"
-    r"|\b(?:which|what)\s+([a-z][a-z\-]+)\b"
     r"|\bhow\s+(?:many|much)\s+([a-z][a-z\-]+)\b",
     re.IGNORECASE,
 )
@@ -218,7 +219,7 @@ def _names_a_day(text: str, published: date | None) -> bool:
 def has_answer_type(answer_type: str, text: str, published: date | None) -> bool:
     """Does ``text`` hold something of the kind asked for (a date for "when", ...)?"""
     if answer_type == "year":
-        return bool(re.search(r"\b(19|20)\d\d\b", text))
+        return bool(_YEAR.search(text))
     if answer_type == "duration":
         return bool(re.search(r"\b(\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten|"
                               r"several|few|many|decades?-long)\s*(-\s*)?(minutes?|hours?|days?|"
@@ -229,14 +230,14 @@ def has_answer_type(answer_type: str, text: str, published: date | None) -> bool
                               r"\bmidnight\b|o'clock", text, re.I))
     if answer_type == "date":
         return _names_a_day(text, published) or bool(
-            re.search(r"\b(19|20)\d\d\b|\b(weeks?|months?|days?|years?) (ago|later|after|before)\b",
-                      text, re.I))
+            _YEAR.search(text) or _PERIOD.search(text)
+            or re.search(r"\b(weeks?|months?|days?|years?) (ago|later|after|before)\b", text, re.I))
     if answer_type == "number":
         return bool(_NUMBER.search(text))
     if answer_type == "place":
         return bool(_PLACE_CUE.search(text))
     if answer_type == "person":
-        return bool(_NAME.search(text))
+        return any(name.lower() not in STOPWORDS for name in _NAME.findall(text))
     return True
 
 
@@ -283,6 +284,10 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
     unmet = {c.passage.chunk_id: tuple(unmet_constraints(profile.constraints, c.passage.text,
                                                          c.passage.title, c.passage.published))
              for c in candidates}
+    # Counted against a passage: what it misses beyond what every passage misses (a question
+    # naming two meetings is met by no single passage).
+    least_missed = {kind: min(sum(c.temporal == kind for c in m) for m in unmet.values())
+                    for kind in (True, False)} if unmet else {True: 0, False: 0}
     typed = profile.asks_for_kind
     scored = []
     for candidate, similarity in zip(candidates, similarities):
@@ -293,7 +298,8 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
         missing = unmet[candidate.passage.chunk_id]
         # A passage about another year or quarter than the one asked about does not answer,
         # however alike it reads; a missing name counts against it, less.
-        penalty = sum(0.5 if c.temporal else 0.1 for c in missing)
+        penalty = (0.5 * (sum(c.temporal for c in missing) - least_missed[True])
+                   + min(0.15, 0.05 * (sum(not c.temporal for c in missing) - least_missed[False])))
         score = (0.40 * coverage + 0.20 * passage_cover[candidate.passage.chunk_id]
                  + 0.40 * max(float(similarity), 0.0) + (0.3 if quoted else 0.0)
                  + (0.08 if type_match else -0.15 if typed else 0.0)
@@ -397,6 +403,20 @@ MIN_COVERAGE = 0.2
 MIN_SCORE = 0.48
 MIN_YES_NO_COVERAGE = 0.75
 _YES_NO = re.compile(r"\s*(did|does|do|is|was|were|has|have|had|will|can|could|are)\b", re.IGNORECASE)
+
+
+MIN_RELEVANT_SIMILARITY = 0.35
+
+
+def is_relevant(profile: QuestionProfile, best: Evidence | None) -> bool:
+    """Whether the best sentence is about the question at all: worth showing a language model,
+    which then reads the passages and may still find no answer. Looser than ``is_answerable``,
+    which decides for the extractive answer, where no model reads the passages."""
+    if best is None or not (profile.terms or profile.context_terms):
+        return False
+    if not best.meets_period:
+        return False
+    return best.coverage >= MIN_COVERAGE or best.similarity >= MIN_RELEVANT_SIMILARITY
 
 
 def is_answerable(profile: QuestionProfile, best: Evidence | None) -> bool:

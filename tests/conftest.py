@@ -102,14 +102,17 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
-    """``python -m llama_cpp.server`` serving SmolLM2 on a free loopback port."""
-    from qa.backends.local import default_model_path
+    """``python -m llama_cpp.server`` serving SmolLM2 (the fastest local model, whatever the
+    default) on a free loopback port."""
+    from qa.backends.model_files import model_path
 
     port = free_port()
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    server_dir = tmp_path_factory.mktemp("llama-server")
+    log_path = server_dir / "server.log"
     log = open(log_path, "wb")  # a file, not a pipe: the server logs more than a pipe holds
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()),
+        [sys.executable, "-m", "llama_cpp.server", "--model",
+         str(model_path("smollm2-135m", server_dir)),
          "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
          "--n_ctx", "2048"],
         stdout=log, stderr=subprocess.STDOUT,

@@ -163,13 +163,18 @@ def test_an_answer_from_a_passage_that_does_not_answer_the_question_is_replaced(
     assert any("is not about Blair House" in note for note in answer.notes)
 
 
-def test_a_faithful_paraphrase_is_kept(shared_assistant):
-    """Words the passage does not use, the same facts: kept, with the quote it paraphrases."""
-    answerer = shared_assistant._answerer
+def _verify_citing_blair_house(assistant, sentence: str) -> Answer:
+    """``sentence`` as a model would write it, citing the retrieved passage about Blair House."""
+    answerer = assistant._answerer
     context = answerer._context(BLAIR_HOUSE, [])
     n = next(n for n, p in enumerate(context.passages, start=1) if "Blair House" in p.text)
-    answer = answerer._verified(
-        context, f"The two foreign ministers were Blinken's guests at Blair House on November 7 [{n}].")
+    return answerer._verified(context, f"{sentence} [{n}].")
+
+
+def test_a_faithful_paraphrase_is_kept(shared_assistant):
+    """Words the passage does not use, the same facts: kept, with the quote it paraphrases."""
+    answer = _verify_citing_blair_house(
+        shared_assistant, "The two foreign ministers were Blinken's guests at Blair House on November 7")
     assert not answer.repaired
     assert answer.text.startswith("The two foreign ministers were Blinken's guests")
     assert "Blair House" in answer.citations[0].quote
@@ -177,19 +182,20 @@ def test_a_faithful_paraphrase_is_kept(shared_assistant):
 
 
 def test_a_planted_negation_is_rejected(shared_assistant):
-    answerer = shared_assistant._answerer
-    context = answerer._context(BLAIR_HOUSE, [])
-    n = next(n for n, p in enumerate(context.passages, start=1) if "Blair House" in p.text)
-    answer = answerer._verified(
-        context, f"Blinken did not meet the two foreign ministers at Blair House on November 7 [{n}].")
+    answer = _verify_citing_blair_house(
+        shared_assistant, "Blinken did not meet the two foreign ministers at Blair House on November 7")
     assert answer.repaired
     assert "did not" not in answer.text
     assert any("negation" in note for note in answer.notes)
 
 
-def test_a_model_that_finds_no_answer_abstains(shared_assistant):
+def test_a_model_that_finds_no_answer_gets_the_quotable_answer_or_abstains(shared_assistant):
     answerer = shared_assistant._answerer
     answer = answerer._verified(answerer._context(BLAIR_HOUSE, []), "The articles don't say.")
+    assert not answer.abstained and "November 7" in answer.text and answer.repaired
+    unquotable = answerer._context("What is the population of Baku?", [])
+    assert not unquotable.quotable
+    answer = answerer._verified(unquotable, "The articles don't say.")
     assert answer.abstained and answer.citations == [] and answer.text == ABSTAIN_TEXT
 
 

@@ -51,3 +51,14 @@ def test_the_next_day_is_resolved_against_the_date_before_it():
     [(_, same)] = resolved_day_offsets("a video posted on the same day", before="on November 5, 2022 ")
     assert same.text == "November 5, 2022"
     assert resolved_day_offsets("the next day", before="no date here") == []
+
+
+def test_months_named_without_a_day():
+    from qa.dates import find_months
+
+    months = find_months("in April, then April 2023, March of 2021 and Nov. 2022; on May 4 too")
+    assert [(m.text, m.month, m.year) for m in months] == [
+        ("April", 4, None), ("April 2023", 4, 2023), ("March of 2021", 3, 2021),
+        ("Nov. 2022", 11, 2022)]
+    assert find_months("Azerbaijan may use the Mayor's reports") == []  # a bare month is capitalized
+    assert find_months("November 7") == []  # part of a calendar date, which find_dates gives
