@@ -315,17 +315,18 @@ def _answer_from_json(data: dict):
 
 
 def rescore_citations(saved_report: Path, judge: SupportJudge, limit: int | None = None,
-                      log=None) -> str:
+                      log=None, split: str = "all") -> str:
     """Citation recall and precision of the answers in a saved ``report.json`` (from
     ``evals/run.py``), by the judge and by the lexical test, per backend (Markdown)."""
     saved = json.loads(Path(saved_report).read_text(encoding="utf-8"))
-    lines = [f"# Citation quality of {saved_report} by the LLM judge", "",
+    lines = [f"# Citation quality of {saved_report} ({split} split) by the LLM judge", "",
              "| backend | answers | judge recall | judge precision | lexical recall "
              "| lexical precision |", "|---|---|---|---|---|---|"]
     disagreements: list[str] = []
     for backend, stored in saved["backends"].items():
         answers = [_answer_from_json(c["answer"]) for c in stored.get("cases", [])
-                   if c.get("answer") and not c["answer"]["abstained"]][:limit]
+                   if c.get("answer") and not c["answer"]["abstained"]
+                   and split in ("all", c.get("split"))][:limit]
         sums = {key: [0.0, 0] for key in ("jr", "jp", "lr", "lp")}
         for number, answer in enumerate(answers, start=1):
             judged = citation_scores(answer, support=judge.supports)
@@ -366,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="instead: citation recall/precision by the judge of the answers "
                         "in a report.json written by evals/run.py")
     parser.add_argument("--limit", type=int, help="with --rescore: the first N answers per backend")
+    parser.add_argument("--split", choices=("dev", "test", "all"), default="all",
+                        help="with --rescore: the answers of this split of questions.jsonl")
     parser.add_argument("--quiet", action="store_true")
     return parser
 
@@ -387,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         if judge is None:
             print("--rescore needs the judge (--model PATH)", file=sys.stderr)
             return 2
-        report = rescore_citations(args.rescore, judge, args.limit, log=log)
+        report = rescore_citations(args.rescore, judge, args.limit, log=log, split=args.split)
         out = args.out if args.out != DEFAULT_REPORT else DEFAULT_REPORT.with_name(
             "judged_citations.md")
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from qa import ABSTAIN_TEXT, Answer, InvalidQuestionError
 from qa.answering import Turn
 from qa.corpus import read_article
 from qa.evidence import answers_kind, candidate_sentences, profile_question, with_antecedent
+from qa.retrieval import Passage
 
 from .conftest import SEEDS
 
@@ -238,3 +239,23 @@ def test_a_follow_up_is_not_pulled_toward_the_previous_question(shared_assistant
     answer = chat.ask("Until what date were those negotiations set to continue?")
     assert "June 29" in answer.text
     assert_citations_are_verbatim(answer)
+
+
+def test_a_wrong_ordinal_is_rejected(shared_assistant):
+    """An ordinal is a number: "the 9th century" where the passage says the 10th is rejected,
+    the true sentence is kept."""
+    from qa.verification import check_sentence
+
+    text = ("The distinct cultural and ethnic identity of the Normans emerged initially in the "
+            "first half of the 10th century, and it continued to evolve over the succeeding "
+            "centuries.")
+    passage = Passage("normans#0", "normans", "Normans", None, text, 0, len(text), 1.0)
+    question = "When did the Normans first gain their separate identity?"
+    embed = shared_assistant.embed_model.embed
+
+    def problems(sentence: str) -> list[str]:
+        return check_sentence(sentence, [1], [passage], [], question, embed).problems
+
+    assert problems("The Normans first gained their identity in the first half of the 10th century.") == []
+    assert any("'9th'" in p for p in problems(
+        "The Normans first gained their identity in the first half of the 9th century."))
