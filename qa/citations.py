@@ -69,6 +69,8 @@ def unsupported_claims(sentence: str, passages: Sequence[Passage], question: str
     joined = "\n".join(p.text for p in passages)
     lowered = joined.lower() + "\n" + question.lower()
     explicit, resolved, published = _supported_dates(passages)
+    # A date the question states is its premise, not the answer's claim ("the June 27 meeting").
+    explicit = explicit + find_dates(question)
     problems: list[Claim] = []
     date_spans: list[tuple[int, int]] = []
     for mention in find_dates(sentence):
