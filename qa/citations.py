@@ -21,7 +21,6 @@ from qa.text import STOPWORDS
 __all__ = [
     "MARKER",
     "quote_is_verbatim",
-    "stated_numbers",
     "unsupported_claims",
     "strip_unsupported_years",
     "Claim",
@@ -102,13 +101,6 @@ def unsupported_claims(sentence: str, passages: Sequence[Passage], question: str
         if word.lower() not in lowered.replace("’", "'"):
             problems.append(Claim("name", word))
     return problems
-
-
-def stated_numbers(sentence: str) -> list[str]:
-    """The numbers and ordinals ``sentence`` states outside its dates, years left out."""
-    outside_dates = _blank(sentence, [(m.start, m.end) for m in find_dates(sentence)])
-    numbers = (m.group(0).rstrip(".,") for m in _NUMBER.finditer(MARKER.sub("", outside_dates)))
-    return [n for n in dict.fromkeys(numbers) if not _YEAR.fullmatch(n)]
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
