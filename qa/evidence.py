@@ -10,10 +10,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cache
 
 import numpy as np
 
 from qa.constraints import Constraint, question_constraints, unmet_constraints
+from qa.cues import cues, phrase_pattern
 from qa.dates import find_dates, resolved_weekdays
 from qa.retrieval import Passage
 from qa.sentences import sentence_spans
@@ -28,23 +30,34 @@ __all__ = [
     "is_answerable",
 ]
 
-_QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
-    ("year", re.compile(r"\b(what|which|since what|in what) year\b", re.I)),
-    ("duration", re.compile(r"\bhow long\b", re.I)),
-    ("time", re.compile(r"\bwhat time\b(?! of year)", re.I)),
-    ("date", re.compile(r"\b(when|what (?:date|day)|which (?:date|day)|on what (?:date|day)|"
-                        r"since when)\b", re.I)),
-    ("number", re.compile(r"\b(how (?:many|much|old)|what (?:number|percentage|share)|"
-                          r"how large|what size)\b", re.I)),
-    ("place", re.compile(r"\b(where|what (?:place|city|country|venue|location|facility|building)|"
-                         r"which (?:place|city|country|venue|location|facility|building)|"
-                         r"in what (?:city|place|country))\b", re.I)),
-    ("person", re.compile(r"\b(who|whom|whose|which (?:official|minister|spokes\w*|diplomat|"
-                          r"secretary|person|leader|president)|what (?:official|minister|"
-                          r"spokes\w*|is the name))\b", re.I)),
-]
-_PLACE_CUE = re.compile(r"\b(?:at|in|near|outside|across from|along|on|to)\s+(?:the\s+)?"
-                        r"(?:[a-z\-]+\s+){0,3}[A-Z][a-z]+")
+@dataclass(frozen=True)
+class _CueRules:
+    """The rules built from the cue lists (``qa/cues.json``)."""
+
+    question_types: tuple[tuple[str, re.Pattern], ...]
+    place: re.Pattern  # a preposition before a capitalised name: "at Blair House"
+    speech: re.Pattern
+    duration: re.Pattern
+    generic_focus: frozenset[str]
+
+
+@cache
+def _rules() -> _CueRules:
+    words = cues()
+    prepositions = phrase_pattern(words.place_prepositions, flags=0).pattern
+    counted = r"(?:\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten|several|few|many)"
+    units = r"(?:minutes?|hours?|days?|weeks?|months?|years?|decades?)"
+    return _CueRules(
+        question_types=tuple((kind, phrase_pattern(phrases))
+                             for kind, phrases in words.answer_types.items()),
+        place=re.compile(prepositions + r"\s+(?:the\s+)?(?:[a-z\-]+\s+){0,3}[A-Z][a-z]+"),
+        speech=phrase_pattern(words.speech_verbs),
+        duration=re.compile(rf"\b{counted}\s*(?:-\s*)?{units}\b|"
+                            + phrase_pattern(words.duration_words).pattern, re.IGNORECASE),
+        generic_focus=words.generic_focus,
+    )
+
+
 _CLAUSE_BREAK = re.compile(r",|\b(?:according to|as (?:described|reported)|in the (?:report|coverage))\b",
                            re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
@@ -104,8 +117,9 @@ class Evidence:
 
 def profile_question(question: str) -> QuestionProfile:
     """Classify the question's expected answer and extract its content terms."""
-    answer_type = next((name for name, pattern in _QUESTION_TYPES if pattern.search(question)),
-                       "other")
+    answer_type = next((name for name, pattern in _rules().question_types
+                        if pattern.search(question)
+                        and not (name == "time" and _TIME_OF_YEAR.search(question))), "other")
     terms = tuple(dict.fromkeys(content_terms(question)))
     counted = _COUNTED.search(question)
     speaker = _SPEAKER.search(question)
@@ -132,22 +146,11 @@ _COUNTED = re.compile(
 _SPEAKER = re.compile(r"\b[Ww]hat (?:exactly |precisely )?did\s+((?:the\s+|a\s+)?(?:[\w\-]+\s+){1,3}?)"
                       r"(?:say|tell|said|write|tweet|state)\b")
 _CALENDAR_DAY = re.compile(r"\b(?:what|which) (?:date|day)\b", re.IGNORECASE)
-_SPEECH = re.compile(r"\b(said|says|say|told|tell|stated|stating|added|wrote|tweeted|described|"
-                     r"called|stressed|emphasized|expressed|praised|noted|urged|claimed|warned|"
-                     r"acknowledged|reiterated|remarks|statement)\b", re.IGNORECASE)
+_TIME_OF_YEAR = re.compile(r"\bwhat time of (?:the )?year\b", re.IGNORECASE)
 _NUMBER_WORD = (r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                 r"dozens?|hundreds?|thousands?|millions?|several|some)")
 
 
-# Words that name the kind of answer rather than a property the articles must mention.
-_GENERIC_FOCUS = frozenset("""date day days year years month months time times city town place
-    country countries state venue location facility building kind type sort role body
-    organization official officials person people leader leaders minister ministers diplomat
-    diplomats spokesman spokesperson secretary president agency ministry department name names
-    number word words phrase term event meeting meetings group side sides party region area
-    way reason thing things calendar week weeks u.s. us position positions platform title
-    post job medium channel network service company institution tool method means topic issue
-    subject purpose goal aim exactly precisely""".split())
 _FOCUS = re.compile(
     r"\b(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+|a\s+|an\s+)?([a-z][a-z\-]+)\s+of\b"
     r"|\bhow\s+(?:many|much)\s+([a-z][a-z\-]+)\b",
@@ -159,7 +162,7 @@ def _focus_of(question: str) -> str | None:
     """The attribute a question asks about, when it names one the text must contain."""
     for match in _FOCUS.finditer(question):
         word = next(g for g in match.groups() if g).lower()
-        if word in STOPWORDS or word in _GENERIC_FOCUS:
+        if word in STOPWORDS or word in _rules().generic_focus:
             continue
         return word
     return None
@@ -202,8 +205,9 @@ def answers_kind(profile: QuestionProfile, text: str, published: date | None) ->
             return False
     if profile.speaker:
         name = re.escape(profile.speaker)
-        near = re.search(rf"\b{name}\b(?:\W+\w+){{0,6}}?\W+{_SPEECH.pattern}"
-                         rf"|{_SPEECH.pattern}(?:\W+\w+){{0,3}}?\W+{name}\b", text, re.IGNORECASE)
+        speech = _rules().speech.pattern
+        near = re.search(rf"\b{name}\b(?:\W+\w+){{0,6}}?\W+{speech}"
+                         rf"|{speech}(?:\W+\w+){{0,3}}?\W+{name}\b", text, re.IGNORECASE)
         if not near:
             return False
     return True
@@ -221,10 +225,7 @@ def has_answer_type(answer_type: str, text: str, published: date | None) -> bool
     if answer_type == "year":
         return bool(_YEAR.search(text))
     if answer_type == "duration":
-        return bool(re.search(r"\b(\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten|"
-                              r"several|few|many|decades?-long)\s*(-\s*)?(minutes?|hours?|days?|"
-                              r"weeks?|months?|years?|decades?)\b|\bdecades?-long\b",
-                              text, re.I))
+        return bool(_rules().duration.search(text))
     if answer_type == "time":
         return bool(re.search(r"\b\d{1,2}(:\d\d)?\s*(a\.m\.|p\.m\.|am\b|pm\b)|\bnoon\b|"
                               r"\bmidnight\b|o'clock", text, re.I))
@@ -235,7 +236,7 @@ def has_answer_type(answer_type: str, text: str, published: date | None) -> bool
     if answer_type == "number":
         return bool(_NUMBER.search(text))
     if answer_type == "place":
-        return bool(_PLACE_CUE.search(text))
+        return bool(_rules().place.search(text))
     if answer_type == "person":
         return any(name.lower() not in STOPWORDS for name in _NAME.findall(text))
     return True
