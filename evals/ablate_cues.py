@@ -1,13 +1,10 @@
 """Does each cue of ``qa/cues.json`` pay? Remove it, re-ask the questions it can change, and
 count the cases that turn wrong or right, on the seeds dev split and the SQuAD slice.
 
-    python evals/ablate_cues.py                   # every group, and every entry of a group
-    python evals/ablate_cues.py --groups speech_verbs place_prepositions
+    python evals/ablate_cues.py          # each answer type, and each of its phrases
 
-A cue can only change a question whose profile (answer type, focus, speaker) it changes, or
-whose answer type it tests in passages (place prepositions for "where", speech verbs for
-"what did X say", duration words for "how long"); only those questions are asked again, so an
-ablation takes seconds. The test split is never asked: rules are not designed on it.
+A phrase can only change a question whose answer type it changes; only those questions are
+asked again, so an ablation takes seconds. The test split is never asked: rules are not designed on it.
 Writes ``evals/reports/cues.md``: per removed cue, the cases that changed, by id.
 """
 
@@ -30,8 +27,6 @@ from evals.run import DEFAULT_DATASET, DEFAULT_SQUAD, AskAssistant
 
 EVALS_DIR = Path(__file__).resolve().parent
 DEFAULT_REPORT = EVALS_DIR / "reports" / "cues.md"
-# Which answer type reads a list when it tests a passage ("where" needs a preposition + name).
-_TESTED_BY = {"place_prepositions": "place", "duration_words": "duration"}
 
 
 @dataclass
@@ -68,14 +63,14 @@ def _use(data: dict | None, folder: Path, restore: str | None = None) -> None:
     else:
         os.environ[cues.CUES_FILE_VARIABLE] = restore
     cues.cues.cache_clear()
-    evidence._rules.cache_clear()
+    evidence._question_types.cache_clear()
+    evidence._speech_verbs.cache_clear()
 
 
-def _profile(question: str) -> tuple:
+def _profile(question: str) -> str:
     from qa.evidence import profile_question
 
-    profile = profile_question(question)
-    return profile.answer_type, profile.focus, profile.speaker
+    return profile_question(question).answer_type
 
 
 def _correct(case: Case, scores: dict) -> bool:
@@ -89,63 +84,45 @@ def _ask(corpus: Corpus, cases: list[Case]) -> dict[str, bool]:
     return {item.case.id: _correct(item.case, item.scores) for item in report.cases}
 
 
-def _variants(data: dict, groups: list[str]) -> list[tuple[str, str, dict]]:
-    """(group, label, cues without it): each group whole, then each of its entries."""
+def _variants(data: dict) -> list[tuple[str, dict]]:
+    """(label, cues without it): each answer type whole, then each of its phrases."""
     out = []
-    for group in groups:
-        if group == "answer_types":
-            for kind in data[group]:
-                reduced = copy.deepcopy(data)
-                reduced[group][kind] = []
-                out.append((group, f"answer_types.{kind} (all)", reduced))
-                for n, entry in enumerate(data[group][kind]):
-                    reduced = copy.deepcopy(data)
-                    del reduced[group][kind][n]
-                    out.append((group, f"answer_types.{kind}: {entry['cue']}", reduced))
-            continue
+    for kind, group in data["answer_types"].items():
         reduced = copy.deepcopy(data)
-        reduced[group] = []
-        out.append((group, f"{group} (all)", reduced))
-        for n, entry in enumerate(data[group]):
+        reduced["answer_types"][kind]["phrases"] = []
+        out.append((f"{kind} (all)", reduced))
+        for n, phrase in enumerate(group["phrases"]):
             reduced = copy.deepcopy(data)
-            del reduced[group][n]
-            out.append((group, f"{group}: {entry['cue']}", reduced))
+            del reduced["answer_types"][kind]["phrases"][n]
+            out.append((f"{kind}: {phrase}", reduced))
     return out
 
 
-def _affected(group: str, cases: list[Case], baseline: dict[str, tuple]) -> list[Case]:
-    """The cases a variant of ``group`` can change (call with the variant in use)."""
-    chosen = []
-    for case in cases:
-        before, after = baseline[case.id], _profile(case.question)
-        if before != after or before[0] == _TESTED_BY.get(group) or (
-                group == "speech_verbs" and before[2] is not None):
-            chosen.append(case)
-    return chosen
+def _affected(cases: list[Case], baseline: dict[str, str]) -> list[Case]:
+    """The cases whose answer type the variant in use changes."""
+    return [case for case in cases if baseline[case.id] != _profile(case.question)]
 
 
-def ablate(data: dict, corpora: list[Corpus], groups: list[str], workdir: Path,
-           log=print) -> list[Ablation]:
+def ablate(data: dict, corpora: list[Corpus], workdir: Path, log=print) -> list[Ablation]:
     from qa.cues import CUES_FILE_VARIABLE
 
     before = os.environ.get(CUES_FILE_VARIABLE)
     try:
-        return _ablate(data, corpora, groups, workdir, log)
+        return _ablate(data, corpora, workdir, log)
     finally:
         _use(None, workdir, restore=before)
 
 
-def _ablate(data: dict, corpora: list[Corpus], groups: list[str], workdir: Path,
-            log) -> list[Ablation]:
+def _ablate(data: dict, corpora: list[Corpus], workdir: Path, log) -> list[Ablation]:
     _use(data, workdir)
     baseline_profiles = {c.id: _profile(c.question) for corpus in corpora for c in corpus.cases}
     baseline = {corpus.name: _ask(corpus, corpus.cases) for corpus in corpora}
     results = []
-    for group, label, reduced in _variants(data, groups):
+    for label, reduced in _variants(data):
         _use(reduced, workdir)
         ablation = Ablation(label)
         for corpus in corpora:
-            cases = _affected(group, corpus.cases, baseline_profiles)
+            cases = _affected(corpus.cases, baseline_profiles)
             ablation.asked += len(cases)
             for case_id, right in _ask(corpus, cases).items():
                 was = baseline[corpus.name][case_id]
@@ -182,7 +159,7 @@ def _corpora(squad: Path, workdir: Path) -> list[Corpus]:
 
 def markdown(results: list[Ablation]) -> str:
     lines = ["# Cue ablation (seeds dev split and SQuAD slice)", "",
-             "Each row removes one cue (or a whole group) from `qa/cues.json` and re-asks the "
+             "Each row removes one phrase (or a whole answer type) from `qa/cues.json` and re-asks the "
              "questions it can change. *broke*: right with the cue, wrong without it (the "
              "cases it fixes); *fixed*: the reverse.", "",
              "| removed | asked | broke | fixed | pays |", "|---|---|---|---|---|"]
@@ -202,16 +179,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cues", type=Path, default=CUES_FILE)
-    parser.add_argument("--groups", nargs="+", default=["answer_types", "place_prepositions",
-                                                        "speech_verbs", "duration_words",
-                                                        "generic_focus"])
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     parser.add_argument("--out", type=Path, default=DEFAULT_REPORT)
     args = parser.parse_args(argv)
     data = json.loads(args.cues.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="qa-ablate-") as folder:
         workdir = Path(folder)
-        results = ablate(data, _corpora(args.squad, workdir), args.groups, workdir,
+        results = ablate(data, _corpora(args.squad, workdir), workdir,
                          log=lambda m: print(m, file=sys.stderr, flush=True))
     report = markdown(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)

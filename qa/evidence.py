@@ -30,41 +30,27 @@ __all__ = [
     "is_answerable",
 ]
 
-@dataclass(frozen=True)
-class _CueRules:
-    """The rules built from the cue lists (``qa/cues.json``)."""
-
-    question_types: tuple[tuple[str, re.Pattern], ...]
-    place: re.Pattern  # a preposition before a capitalised name: "at Blair House"
-    speech: re.Pattern
-    duration: re.Pattern
-    generic_focus: frozenset[str]
+@cache
+def _question_types() -> tuple[tuple[str, re.Pattern], ...]:
+    """(answer type, the phrases that ask for it), from ``qa/cues.json``, in order."""
+    return tuple((kind, phrase_pattern(phrases)) for kind, phrases in cues().answer_types.items())
 
 
 @cache
-def _rules() -> _CueRules:
-    words = cues()
-    prepositions = phrase_pattern(words.place_prepositions, flags=0).pattern
-    counted = r"(?:\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten|several|few|many)"
-    units = r"(?:minutes?|hours?|days?|weeks?|months?|years?|decades?)"
-    return _CueRules(
-        question_types=tuple((kind, phrase_pattern(phrases))
-                             for kind, phrases in words.answer_types.items()),
-        place=re.compile(prepositions + r"\s+(?:the\s+)?(?:[a-z\-]+\s+){0,3}[A-Z][a-z]+"),
-        speech=phrase_pattern(words.speech_verbs),
-        duration=re.compile(rf"\b{counted}\s*(?:-\s*)?{units}\b|"
-                            + phrase_pattern(words.duration_words).pattern, re.IGNORECASE),
-        generic_focus=words.generic_focus,
-    )
+def _speech_verbs() -> re.Pattern:
+    """Words that report speech ("said", "told"), from ``qa/cues.json``."""
+    return phrase_pattern(cues().speech_verbs)
 
 
+_DURATION = re.compile(r"\b(?:\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten|several|"
+                       r"few|many)\s*(?:-\s*)?(?:minutes?|hours?|days?|weeks?|months?|years?|"
+                       r"decades?)\b", re.IGNORECASE)
 _CLAUSE_BREAK = re.compile(r",|\b(?:according to|as (?:described|reported)|in the (?:report|coverage))\b",
                            re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
 _PRONOUN_START = re.compile(r"^(He|She|They|It|His|Her|Their|This|That|These|Those)\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|"
                      r"eleven|twelve|dozen|hundred|thousand|million|billion)\b", re.I)
-_NAME = re.compile(r"\b[A-Z][a-z]{2,}")  # a person's name, once stopwords ("The") are set aside
 _YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b")
 _PERIOD = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)[\s-]+century\b|\b1?\d{2}0\s*'?s\b", re.I)
 
@@ -75,11 +61,11 @@ class QuestionProfile:
     the attribute asked about ("population" in "What is the population of Baku?")."""
 
     question: str
-    answer_type: str  # year | duration | time | date | number | place | person | other
+    answer_type: str  # year | duration | time | date | number | other
     terms: tuple[str, ...]
     focus: str | None = None
-    counted: str | None = None  # the noun of "how many X"
     speaker: str | None = None  # the X of "what did X say"
+    counted: str | None = None  # the noun of "how many X"
     context_terms: tuple[str, ...] = ()  # from earlier chat turns; weigh half
     search_text: str = ""  # what retrieval searched for (a follow-up adds the previous turn)
     calendar_day: bool = False  # "on what date": a day is asked for, a bare year will not do
@@ -87,7 +73,7 @@ class QuestionProfile:
 
     @property
     def asks_for_kind(self) -> bool:
-        """Whether the answer must be of a kind (a date, a place, a speaker's words, ...)."""
+        """Whether the answer must be of a kind (a date, a number, a speaker's words, ...)."""
         return self.answer_type != "other" or self.speaker is not None
 
 
@@ -104,7 +90,7 @@ class Evidence:
     passage_coverage: float = 0.0
     similarity: float = 0.0
     type_match: bool = False
-    focus_found: bool = True
+    focus_found: bool = True  # its passage mentions the question's focus
     joined: bool = False  # two adjacent sentences
     unmet: tuple[Constraint, ...] = ()  # what the question states that its passage does not
     score: float = 0.0
@@ -117,7 +103,7 @@ class Evidence:
 
 def profile_question(question: str) -> QuestionProfile:
     """Classify the question's expected answer and extract its content terms."""
-    answer_type = next((name for name, pattern in _rules().question_types
+    answer_type = next((name for name, pattern in _question_types()
                         if pattern.search(question)
                         and not (name == "time" and _TIME_OF_YEAR.search(question))), "other")
     terms = tuple(dict.fromkeys(content_terms(question)))
@@ -140,11 +126,11 @@ def _speaker_of(match: re.Match | None) -> str | None:
     return None if word.lower() in STOPWORDS else word
 
 
+_SPEAKER = re.compile(r"\b[Ww]hat (?:exactly |precisely )?did\s+((?:the\s+|a\s+)?(?:[\w\-]+\s+){1,3}?)"
+                      r"(?:say|tell|said|write|tweet|state)\b")
 _COUNTED = re.compile(
     r"\bhow many\s+((?:[A-Za-z\-]+\s+){0,3}?[A-Za-z\-]+?)\s+(?:were|was|are|is|did|do|does|"
     r"had|have|has|will|would|could|of|in|at|on|live|lived|died|had)\b", re.IGNORECASE)
-_SPEAKER = re.compile(r"\b[Ww]hat (?:exactly |precisely )?did\s+((?:the\s+|a\s+)?(?:[\w\-]+\s+){1,3}?)"
-                      r"(?:say|tell|said|write|tweet|state)\b")
 _CALENDAR_DAY = re.compile(r"\b(?:what|which) (?:date|day)\b", re.IGNORECASE)
 _TIME_OF_YEAR = re.compile(r"\bwhat time of (?:the )?year\b", re.IGNORECASE)
 _NUMBER_WORD = (r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
@@ -159,12 +145,12 @@ _FOCUS = re.compile(
 
 
 def _focus_of(question: str) -> str | None:
-    """The attribute a question asks about, when it names one the text must contain."""
+    """The attribute a question asks about ("population" in "What is the population of
+    Baku?"), which a passage answering it must mention."""
     for match in _FOCUS.finditer(question):
         word = next(g for g in match.groups() if g).lower()
-        if word in STOPWORDS or word in _rules().generic_focus:
-            continue
-        return word
+        if word not in STOPWORDS:
+            return word
     return None
 
 
@@ -205,7 +191,7 @@ def answers_kind(profile: QuestionProfile, text: str, published: date | None) ->
             return False
     if profile.speaker:
         name = re.escape(profile.speaker)
-        speech = _rules().speech.pattern
+        speech = _speech_verbs().pattern
         near = re.search(rf"\b{name}\b(?:\W+\w+){{0,6}}?\W+{speech}"
                          rf"|{speech}(?:\W+\w+){{0,3}}?\W+{name}\b", text, re.IGNORECASE)
         if not near:
@@ -225,7 +211,7 @@ def has_answer_type(answer_type: str, text: str, published: date | None) -> bool
     if answer_type == "year":
         return bool(_YEAR.search(text))
     if answer_type == "duration":
-        return bool(_rules().duration.search(text))
+        return bool(_DURATION.search(text))
     if answer_type == "time":
         return bool(re.search(r"\b\d{1,2}(:\d\d)?\s*(a\.m\.|p\.m\.|am\b|pm\b)|\bnoon\b|"
                               r"\bmidnight\b|o'clock", text, re.I))
@@ -235,10 +221,6 @@ def has_answer_type(answer_type: str, text: str, published: date | None) -> bool
             or re.search(r"\b(weeks?|months?|days?|years?) (ago|later|after|before)\b", text, re.I))
     if answer_type == "number":
         return bool(_NUMBER.search(text))
-    if answer_type == "place":
-        return bool(_rules().place.search(text))
-    if answer_type == "person":
-        return any(name.lower() not in STOPWORDS for name in _NAME.findall(text))
     return True
 
 
