@@ -93,6 +93,12 @@ def _progress_bar():
         if done >= total:
             bar["bar"].close()
 
+    def close() -> None:
+        """End the bar's line, so that an error after it starts a line of its own."""
+        if "bar" in bar:
+            bar["bar"].close()
+
+    update.close = close  # type: ignore[attr-defined]
     return update
 
 
@@ -165,10 +171,13 @@ def _cmd_index(args: argparse.Namespace) -> int:
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     assistant = Assistant(**overrides)
     progress = _progress_bar()
-    if args.paths:
-        result = assistant.add_articles(args.paths, progress=progress)
-    else:
-        result = assistant.reindex(progress=progress, rebuild=args.rebuild)
+    try:
+        if args.paths:
+            result = assistant.add_articles(args.paths, progress=progress)
+        else:
+            result = assistant.reindex(progress=progress, rebuild=args.rebuild)
+    finally:
+        progress.close()
     for problem in result.skipped:
         print(f"warning: skipped {problem}", file=sys.stderr)
     report = result.report
