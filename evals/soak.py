@@ -278,6 +278,7 @@ class SoakResult:
     uploads: list[dict[str, Any]]
     memory_mb: dict[str, float]
     articles: dict[str, int]
+    alone: list[Outcome] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Outcome]:
@@ -294,7 +295,8 @@ class SoakResult:
     @property
     def ok(self) -> bool:
         return not (self.errors or self.failed_checks or self.live_abstentions
-                    or any(u["error"] for u in self.uploads))
+                    or any(u["error"] for u in self.uploads)
+                    or any(o.error or o.problems for o in self.alone))
 
     def summary(self) -> dict[str, Any]:
         def stats(times: list[float]) -> dict[str, Any]:
@@ -306,11 +308,19 @@ class SoakResult:
                     "max_s": round(ordered[-1], 3)}
 
         served = [o for o in self.outcomes if not o.error]
+        alone = stats([o.seconds for o in self.alone if not o.error])
+        loaded = stats([o.seconds for o in served])
         return {
             "clients": self.clients, "seconds": round(self.seconds, 1),
             "requests": len(self.outcomes), "served": len(served), "errors": len(self.errors),
             "per_second": round(len(served) / self.seconds, 2) if self.seconds else 0.0,
-            "latency": {"all": stats([o.seconds for o in served]),
+            "alone": alone,
+            "p50_under_load_over_alone": round(loaded["p50_s"] / alone["p50_s"], 1)
+            if alone.get("p50_s") and loaded.get("p50_s") else None,
+            "served_per_second_alone": round(1 / statistics.mean(
+                [o.seconds for o in self.alone if not o.error]), 2) if alone["n"] else None,
+            "load_average": os.getloadavg()[0],
+            "latency": {"all": loaded,
                         **{kind: stats([o.seconds for o in served if o.kind == kind])
                            for kind in KINDS}},
             "citations_checked": sum(len(o.citations) for o in served),
@@ -329,7 +339,7 @@ class SoakResult:
 
 def run_soak(url: str, server_pid: int, work_dir: Path, clients: int = 16,
              seconds: float = 120.0, upload_every: float = 8.0, articles_per_upload: int = 4,
-             seeds_dir: Path | None = None) -> SoakResult:
+             seeds_dir: Path | None = None, baseline: int = 8) -> SoakResult:
     """Run the soak against the ``qa serve`` at ``url`` (process ``server_pid``)."""
     import httpx
     from gradio_client import Client as GradioClient
@@ -339,8 +349,11 @@ def run_soak(url: str, server_pid: int, work_dir: Path, clients: int = 16,
     questions = _questions()
     users = [Client(url, n) for n in range(clients)]
     uploader = GradioClient(f"{url}/", verbose=False, download_files=False)
-    for user in users[:1]:  # warm up the answer path before memory is read
-        user.ask("openai", questions[0])
+    users[0].ask("openai", questions[0])  # warm up the answer path before memory is read
+    # One client alone, just before the load: the yardstick for the latencies under load on a
+    # machine whose speed depends on what else runs on it.
+    alone = [users[0].ask(KINDS[n % len(KINDS)], questions[(n * 7919) % len(questions)])
+             for n in range(baseline)]
     memory = {"start": resident_mb(server_pid)}
     articles_start = httpx.get(f"{url}/health", timeout=30).json()["articles"]
     peak = [memory["start"]]
@@ -409,7 +422,7 @@ def run_soak(url: str, server_pid: int, work_dir: Path, clients: int = 16,
     memory = {name: round(value, 1) for name, value in memory.items()}
     articles_end = httpx.get(f"{url}/health", timeout=30).json()["articles"]
     return SoakResult(clients, elapsed, list(outcomes), uploads, memory,
-                      {"start": articles_start, "end": articles_end})
+                      {"start": articles_start, "end": articles_end}, alone)
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -426,6 +439,10 @@ def markdown(summary: dict[str, Any]) -> str:
 
 - Requests: {summary['requests']}, served {summary['served']} ({summary['per_second']}/s),
   errors {summary['errors']}
+- One client alone, just before: p50 {summary['alone'].get('p50_s', '–')} s,
+  {summary['served_per_second_alone']}/s; p50 under load / alone:
+  {summary['p50_under_load_over_alone']}× (machine load average at the end:
+  {summary['load_average']:.1f} on {os.cpu_count()} cores)
 - Citations checked: {summary['citations_checked']}; answers with a citation not verbatim or
   from two index versions: {summary['not_verbatim_or_mixed']}
 - Live-article questions: {summary['live_questions']}, abstained {summary['live_abstained']}
