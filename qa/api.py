@@ -150,6 +150,7 @@ def _extra_fields(answer: Answer) -> dict[str, Any]:
         "abstained": answer.abstained,
         "repaired": answer.repaired,
         "backend": answer.backend,
+        "warning": answer.warning,
     }
 
 

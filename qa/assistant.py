@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,7 +17,7 @@ from qa.backends import build_generator
 from qa.chat import Chat
 from qa.corpus import Article, find_article_files, load_articles, read_article
 from qa.embedding import MiniLMEmbedding
-from qa.errors import ArticleError
+from qa.errors import ArticleError, IndexBuildError
 from qa.index import ArticleIndex, ArticleRecord, IndexReport, Progress
 from qa.ranking import build_ranker
 from qa.retrieval import HybridRetriever, Passage
@@ -118,15 +118,31 @@ class Assistant:
         files = find_article_files(paths)
         skipped: list[ArticleError] = []
         store = self.settings.articles_dir
-        store.mkdir(parents=True, exist_ok=True)
+        readable = []
         for path in files:
             try:
                 read_article(path)
             except ArticleError as problem:
                 skipped.append(problem)
                 continue
-            _copy_atomically(path, store / path.name)
-        result = self.reindex(progress=progress)
+            readable.append(path)
+        copied: list[tuple[Path, bytes | None]] = []
+        try:
+            store.mkdir(parents=True, exist_ok=True)
+            for path in readable:
+                target = store / path.name
+                copied.append((target, target.read_bytes() if target.exists() else None))
+                _write_atomically(target, path.read_bytes())
+            result = self.reindex(progress=progress)
+        except OSError as exc:
+            _undo_copies(copied)
+            raise IndexBuildError(
+                f"cannot copy the articles into the library in {store} ({exc.strerror or exc}); "
+                "nothing was added and the previous index is unchanged. Free some space or make "
+                "it writable, or point QA_DATA_DIR (--data-dir) at another folder") from exc
+        except IndexBuildError:
+            _undo_copies(copied)  # the library stays as the index has it
+            raise
         result.skipped = skipped + result.skipped
         return result
 
@@ -142,8 +158,14 @@ class Assistant:
 
     def reindex(self, progress: Progress | None = None, rebuild: bool = False) -> IndexResult:
         """Bring the index in step with the library (seed articles + added articles)."""
-        articles, skipped = self._library()
-        report = self.index.sync(articles, progress=progress, rebuild=rebuild)
+        skipped: list[ArticleError] = []
+
+        def library() -> list[Article]:  # read once the build lock is held
+            articles, problems = self._library()
+            skipped.extend(problems)
+            return articles
+
+        report = self.index.sync(library, progress=progress, rebuild=rebuild)
         self._load()
         return IndexResult(report, skipped)
 
@@ -161,12 +183,22 @@ class Assistant:
                                   ranker)
 
 
-def _copy_atomically(source: Path, target: Path) -> None:
+def _write_atomically(target: Path, data: bytes) -> None:
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-    os.close(descriptor)
     try:
-        shutil.copyfile(source, temporary)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def _undo_copies(copied: list[tuple[Path, bytes | None]]) -> None:
+    """Put the library back as it was before an add that failed (as far as a full disk lets)."""
+    for target, previous in reversed(copied):
+        with contextlib.suppress(OSError):
+            if previous is None:
+                target.unlink(missing_ok=True)
+            else:
+                _write_atomically(target, previous)

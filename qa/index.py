@@ -16,7 +16,9 @@ times), so unchanged articles cost no embedding work.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -34,6 +36,7 @@ from qa.store import ChunkStore, open_chunk_store
 __all__ = ["ArticleIndex", "ArticleRecord", "IndexReport", "Progress"]
 
 MANIFEST_FORMAT = 1
+_log = logging.getLogger(__name__)
 _ADD_BATCH = 64
 
 Progress = Callable[[int, int], None]
@@ -109,6 +112,40 @@ class _Manifest:
         _fsync_dir(path.parent)
 
 
+_DISK_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG}
+# How LanceDB (Rust) and other native code report those errors in their messages.
+_DISK_MESSAGES = {
+    "No space left on device": errno.ENOSPC, "os error 28": errno.ENOSPC,
+    "Read-only file system": errno.EROFS, "os error 30": errno.EROFS,
+    "Permission denied": errno.EACCES, "os error 13": errno.EACCES,
+    "Disk quota exceeded": errno.EDQUOT, "File too large": errno.EFBIG,
+}
+
+
+def _disk_error(error: BaseException) -> OSError | None:
+    """The disk problem behind ``error`` (a full or read-only disk, no permission), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_ERRNOS:
+            return current
+        for text, number in _DISK_MESSAGES.items():
+            if text in str(current):
+                return OSError(number, os.strerror(number))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _cannot_write(folder: Path, error: OSError) -> str:
+    reason = error.strerror or str(error)
+    fix = ("free some space there" if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+           else "make it writable")
+    return (f"cannot write the index in {folder} ({reason}); the previous index is unchanged. "
+            f"{fix[0].upper()}{fix[1:]}, or point QA_DATA_DIR (--data-dir) at another folder, "
+            "and run `qa index` again")
+
+
 def _fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):
         descriptor = os.open(folder, os.O_RDONLY)
@@ -166,34 +203,50 @@ class ArticleIndex:
         return self.folder / manifest.bm25_dir
 
     # --- writing -------------------------------------------------------------------------
-    def sync(self, articles: list[Article], progress: Progress | None = None,
-             rebuild: bool = False) -> IndexReport:
+    def sync(self, articles: list[Article] | Callable[[], list[Article]],
+             progress: Progress | None = None, rebuild: bool = False) -> IndexReport:
         """Index exactly ``articles``: embed new and edited ones, delete removed ones.
+
+        One build runs at a time on a data directory: a second one (another process or thread)
+        waits for the first to finish, saying so on the ``qa`` logger. ``articles`` may be a
+        function listing them, called once the build lock is held, so that a build that waited
+        sees the library as the other one left it.
 
         Raises IndexBuildError if the build fails; the previous complete index stays in place.
         """
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self._build_lock():
-            try:
-                return self._sync(articles, progress, rebuild)
-            except IndexBuildError:
-                raise
-            except Exception as exc:  # the store and BM25 raise many types; the index stays whole
-                raise IndexBuildError(
-                    f"indexing failed ({type(exc).__name__}: {exc}); the previous index is unchanged"
-                ) from exc
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with self._build_lock():
+                return self._sync(articles() if callable(articles) else articles, progress, rebuild)
+        except IndexBuildError:
+            raise
+        except Exception as exc:  # the store and BM25 raise many types; the index stays whole
+            disk = _disk_error(exc)
+            if disk is not None:
+                raise IndexBuildError(_cannot_write(self.folder, disk)) from exc
+            raise IndexBuildError(
+                f"indexing failed ({type(exc).__name__}: {exc}); the previous index is unchanged"
+            ) from exc
 
     @contextlib.contextmanager
     def _build_lock(self) -> Iterator[None]:
         import fcntl
 
-        with open(self.folder / ".build.lock", "w") as handle:
+        # "a+", not "w": opening must not erase the process id the holder wrote.
+        with open(self.folder / ".build.lock", "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise IndexBuildError(
-                    "another `qa index` is running on this data directory; wait for it to finish"
-                ) from exc
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                _log.info("waiting for another `qa index` on %s to finish (process %s)",
+                          self.folder.parent, holder)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            with contextlib.suppress(OSError):  # only to name the holder; a full disk is no reason to stop
+                handle.seek(0)
+                handle.truncate()
+                handle.write(str(os.getpid()))
+                handle.flush()
             try:
                 yield
             finally:

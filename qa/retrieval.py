@@ -97,7 +97,9 @@ class HybridRetriever:
             [vector, bm25],
             mode="reciprocal_rerank",
             num_queries=1,  # no query rewriting, so the LLM below is never called
-            similarity_top_k=candidates,
+            # Every fused hit (at most both lists); ``retrieve`` cuts to its top_k, rather than
+            # setting this per call, which concurrent requests would race on.
+            similarity_top_k=2 * candidates,
             use_async=False,
             llm=MockLLM(),
         )
@@ -138,5 +140,4 @@ class HybridRetriever:
         """The ``top_k`` best passages for ``query``, best first."""
         if self._fusion is None:
             return []
-        self._fusion.similarity_top_k = top_k
-        return [Passage.from_node(hit) for hit in self._fusion.retrieve(query)]
+        return [Passage.from_node(hit) for hit in self._fusion.retrieve(query)[:top_k]]

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
+
 from qa.backends.base import Message, TextGenerator
-from qa.errors import BackendConfigError, BackendNotInstalledError, BackendUnavailableError
+from qa.errors import (
+    AnswerInterruptedError,
+    BackendConfigError,
+    BackendNotInstalledError,
+    BackendUnavailableError,
+)
 from qa.settings import Settings
 
 __all__ = ["OpenAIGenerator"]
@@ -36,6 +43,8 @@ class OpenAIGenerator(TextGenerator):
         self.base_url = settings.openai_base_url or "https://api.openai.com/v1"
         self._max_tokens = settings.max_answer_tokens
         self._temperature = settings.temperature
+        self._timeout = settings.request_timeout
+        self._max_retries = settings.max_retries
         self._client = openai.OpenAI(
             api_key=key or _PLACEHOLDER_KEY,
             base_url=settings.openai_base_url,
@@ -44,19 +53,41 @@ class OpenAIGenerator(TextGenerator):
         )
 
     def stream(self, messages: list[Message]) -> Iterator[str]:
+        response = self._request(messages)
         openai = self._openai
         try:
-            response = self._client.chat.completions.create(
-                model=self.model, messages=messages, stream=True,
-                max_tokens=self._max_tokens, temperature=self._temperature,
-            )
             for chunk in response:
                 if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
+        # The client retries and translates errors only until the reply starts; a server that
+        # dies or stalls after that surfaces as httpx's own errors while the stream is read.
+        except httpx.TimeoutException as exc:
+            raise AnswerInterruptedError(
+                f"the model server at {self.base_url} went silent in the middle of its answer "
+                f"for over {self._timeout:g} s (QA_REQUEST_TIMEOUT); check the server"
+            ) from exc
+        except (httpx.TransportError, openai.APIError) as exc:
+            raise AnswerInterruptedError(
+                f"the model server at {self.base_url} stopped in the middle of its answer "
+                f"({_short(str(exc), 120)}); is it still running?"
+            ) from exc
+        finally:
+            response.close()
+
+    def _request(self, messages: list[Message]):
+        """The streamed reply, once the server has started it (the client retries until then)."""
+        openai = self._openai
+        try:
+            return self._client.chat.completions.create(
+                model=self.model, messages=messages, stream=True,
+                max_tokens=self._max_tokens, temperature=self._temperature,
+            )
         except openai.APITimeoutError as exc:
+            tries = self._max_retries + 1
             raise BackendUnavailableError(
-                f"the model server at {self.base_url} did not answer in time; raise "
-                "QA_REQUEST_TIMEOUT or check the server"
+                f"the model server at {self.base_url} did not answer in time: no reply within "
+                f"{self._timeout:g} s (QA_REQUEST_TIMEOUT), {tries} tr{'y' if tries == 1 else 'ies'} "
+                f"(QA_MAX_RETRIES={self._max_retries}); raise QA_REQUEST_TIMEOUT or check the server"
             ) from exc
         except openai.APIConnectionError as exc:
             raise BackendUnavailableError(
