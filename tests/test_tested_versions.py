@@ -4,12 +4,14 @@ pyproject.toml asks for is pinned there, within the range pyproject.toml allows.
 from __future__ import annotations
 
 import re
-import tomllib
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
 from .conftest import REPO
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 CONSTRAINTS = REPO / "constraints.txt"
 README = (REPO / "README.md").read_text(encoding="utf-8")
