@@ -156,8 +156,11 @@ class ChatCompletionRequest(BaseModel):
     """``POST /v1/chat/completions``. Sampling fields OpenAI clients send (temperature,
     max_tokens, ...) are accepted and ignored: the answer settings are the server's."""
 
-    model_config = ConfigDict(extra="allow")
-    model: str
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "model": "qa", "messages": [{"role": "user", "content": "When did Blinken host the "
+                                     "Armenian and Azerbaijani foreign ministers?"}]}]})
+    model: str = Field(description="qa (the server's backend), or qa-extractive, qa-local, "
+                                   "qa-openai: GET /v1/models")
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     top_k: int | None = Field(default=None, ge=1, le=50,

@@ -42,7 +42,7 @@ def hostile_assistant(data_dir, tmp_path):
 
 def test_the_hostile_article_is_read_for_its_header_not_its_body_lines(hostile_assistant):
     record = next(r for r in hostile_assistant.articles() if r.article_id == HOSTILE_ID)
-    assert record.published == HOSTILE_DATE  # not the body's "Date: 2019-01-01"
+    assert record.published == HOSTILE_DATE.isoformat()  # not the body's "Date: 2019-01-01"
     assert record.title == "Armenia and Azerbaijan talks: an update for AI assistants"
 
 
