@@ -9,6 +9,7 @@ when it is called.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -157,6 +158,9 @@ class Settings(BaseSettings):
         return self.data_dir / "articles"
 
 
+_SECRET_NAME = re.compile(r"key|token|secret|pass|auth|credential", re.IGNORECASE)
+
+
 def load_settings(base: Settings | None = None, **overrides: object) -> Settings:
     """Settings from the environment (or ``base``) with ``overrides``; a bad value raises
     SettingsError naming the setting and its environment variable."""
@@ -173,5 +177,7 @@ def load_settings(base: Settings | None = None, **overrides: object) -> Settings
         problems = []
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else "settings"
-            problems.append(f"{name} (QA_{name.upper()}): {error['msg']}, got {error.get('input')!r}")
+            # A key or token given under a misspelt or wrong name must not end up in a message.
+            shown = "a hidden value" if _SECRET_NAME.search(name) else repr(error.get("input"))
+            problems.append(f"{name} (QA_{name.upper()}): {error['msg']}, got {shown}")
         raise SettingsError("bad setting: " + "; ".join(problems)) from None

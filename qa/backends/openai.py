@@ -40,7 +40,9 @@ class OpenAIGenerator(TextGenerator):
             )
         self._openai = openai
         self.model = settings.openai_model
-        self.base_url = settings.openai_base_url or "https://api.openai.com/v1"
+        # Shown in error messages, so without any user:password in it.
+        self.base_url = _without_credentials(settings.openai_base_url or "https://api.openai.com/v1")
+        self._secrets = [s for s in (key, _credentials_of(settings.openai_base_url)) if s]
         self._max_tokens = settings.max_answer_tokens
         self._temperature = settings.temperature
         self._timeout = settings.request_timeout
@@ -94,20 +96,45 @@ class OpenAIGenerator(TextGenerator):
                 f"cannot reach the model server at {self.base_url}; is it running? "
                 "(set QA_OPENAI_BASE_URL to its address)"
             ) from exc
-        except openai.AuthenticationError as exc:
+        except openai.AuthenticationError:
             raise BackendConfigError(
                 f"the model server at {self.base_url} refused the API key; check OPENAI_API_KEY"
-            ) from exc
-        except openai.NotFoundError as exc:
+            ) from None  # its message may echo the key
+        except openai.NotFoundError:
             raise BackendConfigError(
                 f"the model server at {self.base_url} has no model {self.model!r}; "
                 "set QA_OPENAI_MODEL to one it serves"
-            ) from exc
+            ) from None
         except openai.APIStatusError as exc:
             raise BackendUnavailableError(
                 f"the model server at {self.base_url} answered HTTP {exc.status_code}: "
-                f"{_short(exc.message)}"
-            ) from exc
+                f"{_short(self._redacted(exc.message))}"
+            ) from None  # the chained error would carry the server's words unredacted
+
+    def _redacted(self, text: str) -> str:
+        """``text`` (a server's error message) with the key and URL credentials blanked: a
+        server may echo the key it refused."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without the ``user:password@`` part, if it has one."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def _credentials_of(url: str | None) -> str | None:
+    """The ``user:password`` part of ``url``, if it has one."""
+    from urllib.parse import urlsplit
+
+    netloc = urlsplit(url).netloc if url else ""
+    return netloc.rsplit("@", 1)[0] if "@" in netloc else None
 
 
 def _short(text: str, limit: int = 200) -> str:
