@@ -51,8 +51,11 @@ class Assistant:
         self.settings = settings
         self.embed_model = _embed_model or MiniLMEmbedding(
             threads=settings.embed_threads, embed_batch_size=settings.embed_batch_size)
-        self.index = ArticleIndex(settings.index_dir, self.embed_model, settings.chunk_size,
-                                  settings.chunk_overlap)
+        self.index = ArticleIndex(
+            settings.index_dir, self.embed_model, settings.chunk_size, settings.chunk_overlap,
+            vector_index_min_chunks=settings.vector_index_min_chunks,
+            full_text_min_chunks=settings.full_text_min_chunks,
+            nprobes=settings.vector_nprobes, refine_factor=settings.vector_refine_factor)
         self._generator = build_generator(settings)
         if not self.index.exists():
             self.reindex()
