@@ -4,8 +4,9 @@ Why LanceDB: it is embedded (a folder, no server), keeps vectors, text and metad
 in columnar files that load lazily (``Assistant()`` opens a million-chunk table without reading
 it), scans 384-d vectors in native code, keeps an approximate vector index (IVF-HNSW-SQ) and a
 full-text index beside the data for large corpora, and every write is an atomic, numbered
-table version, which is how an interrupted build is discarded (see ``qa.index``). A server store (PostgreSQL + pgvector) can replace it through the same
-``BasePydanticVectorStore`` interface.
+table version, which is how an interrupted build is discarded (see ``qa.index``). A server
+store (PostgreSQL + pgvector) can replace it through the same ``BasePydanticVectorStore``
+interface.
 """
 
 from __future__ import annotations
