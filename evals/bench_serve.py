@@ -40,6 +40,11 @@ def _questions() -> list[str]:
     return [c["question"] for c in cases if not c["history"]]
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _load(url: str, clients: int, requests: int, seconds: float, questions: list[str]) -> dict:
     from openai import OpenAI
 
@@ -113,11 +118,17 @@ def main() -> None:
         _load(f"{base}/v1", 1, 3, 60, questions)  # warm-up: models loaded, caches filled
         results = []
         for clients in args.clients:
+            cpu = _cpu_seconds(server.pid)
             result = _load(f"{base}/v1", clients, args.requests, args.seconds, questions)
+            # CPU seconds the server spent per answer: on a shared machine, steadier than wall time
+            result["server_cpu_per_question"] = (_cpu_seconds(server.pid) - cpu) / max(
+                result["answered"], 1)
             results.append(result)
             print(f"{clients:>2} clients: {result['answered']} answered, {result['errors']} errors, "
                   f"{result['questions_per_s']:.2f} questions/s, p50 {result['p50_s']:.2f} s, "
-                  f"p95 {result['p95_s']:.2f} s", flush=True)
+                  f"p95 {result['p95_s']:.2f} s, "
+                  f"server CPU {result['server_cpu_per_question']:.3f} s/question",
+                  flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)

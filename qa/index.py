@@ -24,6 +24,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llama_index.core.schema import TextNode
 
@@ -31,7 +32,9 @@ from qa.chunking import CHUNK_FORMAT, chunk_articles
 from qa.corpus import Article
 from qa.embedding import MODEL_NAME, MiniLMEmbedding
 from qa.errors import IndexBuildError
-from qa.store import ChunkStore, open_chunk_store
+
+if TYPE_CHECKING:  # imported when a store is opened: LanceDB is slow to import
+    from qa.store import ChunkStore
 
 __all__ = ["ArticleIndex", "ArticleRecord", "IndexReport", "Progress"]
 
@@ -293,6 +296,8 @@ class ArticleIndex:
                 and (manifest.bm25_dir is None) == (rows >= self.full_text_min_chunks))
 
     def _open(self, store_dir: str) -> ChunkStore:
+        from qa.store import open_chunk_store
+
         return open_chunk_store(self.folder / store_dir, nprobes=self.nprobes,
                                 refine_factor=self.refine_factor)
 

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
-from llama_index.retrievers.bm25 import BM25Retriever
 
 from qa.chunking import ARTICLE_ID, GAP_BEFORE, PUBLISHED, TITLE, previous_chunk_id
 from qa.embedding import MiniLMEmbedding
-from qa.store import ChunkStore
 from qa.text import idf_weight
+
+if TYPE_CHECKING:  # imported when first used: LanceDB and bm25s are slow to import
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    from qa.store import ChunkStore
 
 __all__ = ["Passage", "HybridRetriever", "build_bm25"]
 
@@ -58,12 +63,18 @@ class Passage:
         )
 
 
-class _MatchingBM25Retriever(BM25Retriever):
-    """BM25 that returns only chunks sharing a term with the query: rank fusion would
-    otherwise credit zero-score chunks for their arbitrary order."""
+@lru_cache(maxsize=1)
+def _matching_bm25() -> type[BM25Retriever]:
+    from llama_index.retrievers.bm25 import BM25Retriever
 
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return [hit for hit in super()._retrieve(query_bundle) if (hit.score or 0) > 0]
+    class MatchingBM25Retriever(BM25Retriever):
+        """BM25 that returns only chunks sharing a term with the query: rank fusion would
+        otherwise credit zero-score chunks for their arbitrary order."""
+
+        def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+            return [hit for hit in super()._retrieve(query_bundle) if (hit.score or 0) > 0]
+
+    return MatchingBM25Retriever
 
 
 class _FullTextRetriever(BaseRetriever):
@@ -88,7 +99,7 @@ def _stemmer():
 
 def build_bm25(nodes: list[BaseNode]) -> BM25Retriever:
     """A BM25 index over ``nodes`` (English stemming and stopwords)."""
-    return _MatchingBM25Retriever.from_defaults(
+    return _matching_bm25().from_defaults(
         nodes=nodes, stemmer=_stemmer(), language="en", similarity_top_k=min(10, len(nodes))
     )
 
@@ -111,7 +122,7 @@ class HybridRetriever:
             similarity_top_k=candidates
         )
         if bm25_folder is not None:
-            bm25 = _MatchingBM25Retriever.from_persist_dir(str(bm25_folder))
+            bm25 = _matching_bm25().from_persist_dir(str(bm25_folder))
             bm25.stemmer = _stemmer()
             bm25.similarity_top_k = min(candidates, len(bm25.corpus))
             self._bm25 = bm25
