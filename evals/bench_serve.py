@@ -93,6 +93,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--requests", type=int, default=48, help="requests per concurrency level")
     parser.add_argument("--seconds", type=float, default=120, help="time limit per level")
+    parser.add_argument("--start-timeout", type=float, default=600,
+                        help="seconds qa serve may take to start (building the seed index)")
     parser.add_argument("--out", type=Path, default=REPO / "evals" / "reports" / "bench_serve.json")
     args = parser.parse_args()
 
@@ -105,14 +107,15 @@ def main() -> None:
                               stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 600
+        deadline = time.time() + args.start_timeout
         while True:
             try:
                 urllib.request.urlopen(f"{base}/health", timeout=2).read()
                 break
             except OSError:
                 if server.poll() is not None or time.time() > deadline:
-                    raise SystemExit((data_dir / "server.log").read_text()[-2000:]) from None
+                    raise SystemExit(f"qa serve exited with {server.poll()} (or did not start in "
+                                     f"time): {(data_dir / 'server.log').read_text()[-2000:]}") from None
                 time.sleep(0.5)
         questions = _questions()
         _load(f"{base}/v1", 1, 3, 60, questions)  # warm-up: models loaded, caches filled
