@@ -51,20 +51,27 @@ class Assistant:
         self.settings = settings
         self.embed_model = _embed_model or MiniLMEmbedding(
             threads=settings.embed_threads, embed_batch_size=settings.embed_batch_size)
-        self.index = ArticleIndex(settings.index_dir, self.embed_model, settings.chunk_size,
-                                  settings.chunk_overlap)
+        self.index = ArticleIndex(
+            settings.index_dir, self.embed_model, settings.chunk_size, settings.chunk_overlap,
+            vector_index_min_chunks=settings.vector_index_min_chunks,
+            full_text_min_chunks=settings.full_text_min_chunks,
+            nprobes=settings.vector_nprobes, refine_factor=settings.vector_refine_factor)
         self._generator = build_generator(settings)
+        self._built: Answerer | None = None
+        self._answerer_lock = threading.Lock()
         if not self.index.exists():
             self.reindex()
         else:
             self._load()
-        # Load the sentence splitter and the embedder while the caller gets on with its work;
-        # the first question waits only for what is not loaded yet.
+        # Open the index (LanceDB's import is half of a cold start) and load the sentence
+        # splitter and the embedder while the caller gets on with its work; the first question
+        # waits only for what is not loaded yet.
         threading.Thread(target=self._warm_up, name="qa-warm-up", daemon=True).start()
 
     def _warm_up(self) -> None:
         from qa.sentences import sentence_spans
 
+        self._ready()
         sentence_spans("Warm up.")
         self.embed_model._load()
 
@@ -77,11 +84,11 @@ class Assistant:
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question; ``history`` holds earlier turns a follow-up may refer to
         (``chat()`` keeps it for you)."""
-        return self._answerer.ask(question, history)
+        return self._ready().ask(question, history)
 
     def stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
         """Yield the answer text as it is generated, then the verified Answer."""
-        return self._answerer.stream(question, history)
+        return self._ready().stream(question, history)
 
     def using(self, **overrides: Any) -> Assistant:
         """Another Assistant over the same index with some settings changed
@@ -91,12 +98,12 @@ class Assistant:
 
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
         """The passages hybrid retrieval finds for ``query`` (best first), before answering."""
-        return self._answerer.retriever.retrieve(query, top_k or self.settings.top_k)
+        return self._ready().retriever.retrieve(query, top_k or self.settings.top_k)
 
     @property
     def retriever(self) -> HybridRetriever:
         """The hybrid BM25 + vector retriever over the current index."""
-        return self._answerer.retriever
+        return self._ready().retriever
 
     def chat(self) -> Chat:
         """A new conversation, in which follow-up questions use the earlier turns."""
@@ -176,11 +183,24 @@ class Assistant:
         return list(by_id.values()), skipped
 
     def _load(self) -> None:
-        retriever = HybridRetriever(self.index.open_store(), self.index.bm25_folder(),
-                                    self.embed_model, self.settings.candidates_per_retriever)
-        ranker = build_ranker(self.settings.ranker, retriever.term_weight, self.embed_model.embed)
-        self._answerer = Answerer(self.settings, retriever, self.embed_model, self._generator,
-                                  ranker)
+        """Answer from the index as it is now (opened on the next question)."""
+        with self._answerer_lock:
+            self._built = None
+
+    @property
+    def _answerer(self) -> Answerer:
+        return self._ready()
+
+    def _ready(self) -> Answerer:
+        with self._answerer_lock:
+            if self._built is None:
+                retriever = HybridRetriever(self.index.open_store(), self.index.bm25_folder(),
+                                            self.embed_model, self.settings.candidates_per_retriever)
+                ranker = build_ranker(self.settings.ranker, retriever.term_weight,
+                                      self.embed_model.embed)
+                self._built = Answerer(self.settings, retriever, self.embed_model,
+                                       self._generator, ranker)
+            return self._built
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

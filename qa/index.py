@@ -3,8 +3,10 @@
 Layout of ``<data_dir>/index/``::
 
     manifest.json     what the last *complete* build holds; written last, atomically
-    lance-N/          the chunk store (LanceDB); N changes only on a full rebuild
-    bm25-V/           the BM25 index for store version V
+    lance-N/          the chunk store (LanceDB); N changes only on a full rebuild. From
+                      ``vector_index_min_chunks`` chunks it holds a vector index, and from
+                      ``full_text_min_chunks`` a full-text index that replaces bm25-V/
+    bm25-V/           the in-memory BM25 index for store version V (small indexes)
 
 Crash safety: a build writes new store versions and a new BM25 folder, then replaces
 ``manifest.json`` in one rename. Readers open the store *at the manifest's version*, so
@@ -24,6 +26,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llama_index.core.schema import TextNode
 
@@ -31,7 +34,9 @@ from qa.chunking import CHUNK_FORMAT, chunk_articles
 from qa.corpus import Article
 from qa.embedding import MODEL_NAME, MiniLMEmbedding
 from qa.errors import IndexBuildError
-from qa.store import ChunkStore, open_chunk_store
+
+if TYPE_CHECKING:  # imported when a store is opened: LanceDB is slow to import
+    from qa.store import ChunkStore
 
 __all__ = ["ArticleIndex", "ArticleRecord", "IndexReport", "Progress"]
 
@@ -159,11 +164,17 @@ class ArticleIndex:
     """The persisted index of a set of articles; ``sync`` makes it hold exactly those articles."""
 
     def __init__(self, folder: Path, embed_model: MiniLMEmbedding, chunk_size: int,
-                 chunk_overlap: int) -> None:
+                 chunk_overlap: int, *, vector_index_min_chunks: int = 50_000,
+                 full_text_min_chunks: int = 50_000, nprobes: int = 20,
+                 refine_factor: int | None = 5) -> None:
         self.folder = folder
         self.embed_model = embed_model
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
+        self.vector_index_min_chunks = vector_index_min_chunks
+        self.full_text_min_chunks = full_text_min_chunks
+        self.nprobes = nprobes
+        self.refine_factor = refine_factor
 
     # --- reading -------------------------------------------------------------------------
     @property
@@ -187,7 +198,7 @@ class ArticleIndex:
         manifest = self._manifest()
         if manifest is None or manifest.store_dir is None or manifest.table_version is None:
             return None
-        store = open_chunk_store(self.folder / manifest.store_dir)
+        store = self._open(manifest.store_dir)
         if not store.has_table:
             raise IndexBuildError(
                 f"the chunk store in {self.folder} is missing; run `qa index --rebuild`"
@@ -275,13 +286,13 @@ class ArticleIndex:
         report.removed = sorted(set(previous) - set(wanted))
         if old is not None and old.articles and not same_layout:
             report.removed = []  # a full rebuild: everything counts as added, nothing removed
-        if same_layout and not report.changed:
+        if same_layout and not report.changed and self._search_indexes_match(old):
             self._remove_leftovers(old)
             return report
 
         if same_layout:
             store_dir = old.store_dir
-            store = open_chunk_store(self.folder / store_dir)
+            store = self._open(store_dir)
             if old.table_version is not None and store.has_table:
                 if store.latest_version() != old.table_version:
                     store.reset_to(old.table_version)  # drop what a killed build wrote
@@ -289,7 +300,7 @@ class ArticleIndex:
                     store.delete(article_id)
         else:
             store_dir = self._fresh_store_dir(old)
-            store = open_chunk_store(self.folder / store_dir)
+            store = self._open(store_dir)
 
         to_embed = [wanted[i] for i in report.added + report.updated]
         nodes = chunk_articles(to_embed, self.chunk_size, self.chunk_overlap)
@@ -309,8 +320,16 @@ class ArticleIndex:
             )
             for article_id, article in wanted.items()
         }
+        bm25_dir = None
+        if store.has_table:
+            store.ensure_vector_index(self.vector_index_min_chunks)
+            if store.count() >= self.full_text_min_chunks:
+                store.ensure_text_index()
+            elif store.has_text_index():
+                store.drop_text_index()  # shrank below the threshold: back to in-memory BM25
         table_version = store.version() if store.has_table else None
-        bm25_dir = self._write_bm25(store, table_version)
+        if not (store.has_table and store.has_text_index()):
+            bm25_dir = self._write_bm25(store, table_version)
         new = _Manifest(store_dir=store_dir, table_version=table_version, bm25_dir=bm25_dir,
                         chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap,
                         chunk_format=CHUNK_FORMAT,
@@ -318,6 +337,22 @@ class ArticleIndex:
         new.write(self.manifest_path)
         self._remove_leftovers(new)
         return report
+
+    def _search_indexes_match(self, manifest: _Manifest) -> bool:
+        """Whether the store's vector and full-text indexes are the ones its size calls for
+        (a changed threshold setting takes effect on the next sync, with no change of articles)."""
+        store = self.open_store()
+        if store is None:
+            return True
+        rows = store.count()
+        return ((store.vector_index_rows() is not None) == (rows >= self.vector_index_min_chunks)
+                and (manifest.bm25_dir is None) == (rows >= self.full_text_min_chunks))
+
+    def _open(self, store_dir: str) -> ChunkStore:
+        from qa.store import open_chunk_store
+
+        return open_chunk_store(self.folder / store_dir, nprobes=self.nprobes,
+                                refine_factor=self.refine_factor)
 
     def _embed_and_add(self, store: ChunkStore, nodes: list[TextNode],
                        progress: Progress | None) -> None:

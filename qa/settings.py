@@ -91,6 +91,26 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=16, ge=1, le=256, description="Texts per embedding batch.")
     embed_threads: int = Field(default=0, ge=0, description="ONNX Runtime threads (0 = all cores).")
 
+    # --- the index at scale (measured in evals/bench_scale.py) -----------------------------
+    vector_index_min_chunks: int = Field(
+        default=50_000, ge=1,
+        description="Chunks from which an approximate vector index (LanceDB IVF-HNSW-SQ) is built; "
+        "below, every query scans all vectors, which is exact and fast enough.",
+    )
+    full_text_min_chunks: int = Field(
+        default=50_000, ge=1,
+        description="Chunks from which the keyword side is LanceDB's full-text index on disk "
+        "instead of the in-memory BM25 index (which is loaded whole at start).",
+    )
+    vector_nprobes: int = Field(
+        default=20, ge=1, description="Partitions of the vector index a query searches."
+    )
+    vector_refine_factor: int = Field(
+        default=5, ge=1,
+        description="The vector index proposes this many times top-k candidates, re-ranked by "
+        "their exact vectors.",
+    )
+
     # --- openai backend ----------------------------------------------------------------
     openai_api_key: SecretStr | None = Field(
         default=None,
