@@ -5,7 +5,7 @@ in columnar files that load lazily (``Assistant()`` opens a million-chunk table 
 it), scans 384-d vectors in native code, keeps an approximate vector index (IVF-HNSW-SQ) and a
 full-text index beside the data for large corpora, and every write is an atomic, numbered
 table version, which is how an interrupted build is discarded (see ``qa.index``). A server
-store (PostgreSQL + pgvector) can replace it through the same ``BasePydanticVectorStore``
+store (PostgreSQL + pgvector, not offered yet) fits the same ``BasePydanticVectorStore``
 interface.
 """
 
