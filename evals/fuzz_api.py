@@ -42,8 +42,9 @@ __all__ = ["FuzzReport", "Finding", "check_response", "fuzz", "main"]
 EVALS_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = EVALS_DIR / "reports" / "fuzz_api.md"
 TOKEN = "fuzz-token-3b8e1f0c"  # a value no response or log line may contain
-STACK_TRACE = re.compile(r'Traceback \(most recent call last\)|File "[^"]+", line \d+|'
-                         r"site-packages/|\.py\", line")
+# Also inside a JSON string, where the quotes are escaped (File \"/x/qa/api.py\", line 3).
+STACK_TRACE = re.compile(r'Traceback \(most recent call last\)|File \\?"[^"\\]+\\?", line \d+|'
+                         r'site-packages/|\.py\\?", line')
 DESIGNED_5XX = {502: "backend_unavailable", 503: "backend_not_configured"}
 
 
