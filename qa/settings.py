@@ -177,7 +177,9 @@ def load_settings(base: Settings | None = None, **overrides: object) -> Settings
         problems = []
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else "settings"
-            # A key or token given under a misspelt or wrong name must not end up in a message.
-            shown = "a hidden value" if _SECRET_NAME.search(name) else repr(error.get("input"))
+            # A key or token given under a misspelt name must not end up in a message: the
+            # value of an unknown or secret-looking setting is not repeated.
+            hidden = error["type"] == "extra_forbidden" or _SECRET_NAME.search(name)
+            shown = "a hidden value" if hidden else repr(error.get("input"))
             problems.append(f"{name} (QA_{name.upper()}): {error['msg']}, got {shown}")
         raise SettingsError("bad setting: " + "; ".join(problems)) from None
