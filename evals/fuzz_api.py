@@ -196,10 +196,14 @@ def request_strategy():
         st.binary(max_size=200),
         body.map(lambda b: json.dumps(b).encode()[: len(json.dumps(b)) // 2]),
     )
-    latin1 = st.text(st.characters(max_codepoint=255, blacklist_characters="\r\n\x00"),
-                     max_size=40)
-    authorization = st.one_of(st.just(f"Bearer {TOKEN}"), st.just(f"bearer  {TOKEN} "),
-                              st.just(None), latin1.map(lambda t: f"Bearer {t}"), latin1,
+    # What HTTP allows in a header value: visible Latin-1, inner spaces, nothing at the ends.
+    header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF,
+                                        blacklist_characters="\x7f" + "".join(
+                                            chr(c) for c in range(0x80, 0xA0))),
+                          max_size=40).map(str.strip)
+    authorization = st.one_of(st.just(f"Bearer {TOKEN}"), st.just(f"bearer  {TOKEN}"),
+                              st.just(None), header_text.map(lambda t: f"Bearer {t}".strip()),
+                              header_text,
                               st.just(f"Basic {TOKEN}"), st.just(f"Bearer {TOKEN}x"))
     return st.tuples(authorization, encoded)
 
@@ -220,7 +224,7 @@ def run_model_fuzz(base_url: str, examples: int, seed: int, report: FuzzReport) 
         authorization, body = request
         headers = {"Content-Type": "application/json"}
         if authorization is not None:
-            headers["Authorization"] = authorization
+            headers["Authorization"] = authorization.encode("latin-1")  # httpx sends str as ASCII
         reply = client.post("/v1/chat/completions", content=body, headers=headers)
         report.inputs["hypothesis"] += 1
         report.statuses[f"hypothesis {reply.status_code}"] += 1
