@@ -200,21 +200,40 @@ def request_strategy():
         optional={"stream": st.booleans() | json_value,
                   "top_k": st.integers(-3, 60) | st.none() | json_value,
                   "temperature": json_value, "max_tokens": json_value})
+    # Most requests can be answered, so that the answer path is fuzzed too: a real model
+    # name, a conversation ending with the user's question, odd text in every message.
+    asked = st.builds(lambda start, end: start + end, st.sampled_from(
+        ["When did Blinken host the ministers at Blair House? ", "Who is Ned Price? ",
+         "What did Jake Sullivan say about the talks? ", "Where were they held? "]), text)
+    said = st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system"]),
+                                  "content": text})
+    question = st.fixed_dictionaries({"role": st.just("user"), "content": asked | st.lists(
+        st.fixed_dictionaries({"type": st.just("text"), "text": asked}), min_size=1, max_size=2)})
+    answerable = st.fixed_dictionaries(
+        {"model": st.sampled_from(["qa", "qa-extractive", "qa", "qa-local", "qa-openai"]),
+         "messages": st.builds(lambda earlier, last: earlier + [last],
+                               st.lists(said, max_size=3), question)},
+        optional={"stream": st.booleans(), "top_k": st.integers(1, 50) | st.none(),
+                  "temperature": st.floats(0, 2), "user": words})
+    dump = json.dumps  # keeps a lone surrogate as \\ud800, which the server must decode
+    answerable_body = answerable.map(lambda b: dump(b).encode())
     encoded = st.one_of(
-        body.map(lambda b: json.dumps(b).encode()),  # json.dumps keeps a lone surrogate as \\ud800
-        json_value.map(lambda v: json.dumps(v).encode()),
-        st.binary(max_size=200),
-        body.map(lambda b: json.dumps(b).encode()[: len(json.dumps(b)) // 2]),
+        answerable_body, answerable_body, answerable_body,  # one_of picks a branch evenly
+        st.one_of(body.map(lambda b: dump(b).encode()),
+                  json_value.map(lambda v: dump(v).encode()),
+                  st.binary(max_size=200),
+                  body.map(lambda b: dump(b).encode()[: len(dump(b)) // 2])),
     )
     # What HTTP allows in a header value: visible Latin-1, inner spaces, nothing at the ends.
     header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF,
                                         blacklist_characters="\x7f" + "".join(
                                             chr(c) for c in range(0x80, 0xA0))),
                           max_size=40).map(str.strip)
-    authorization = st.one_of(st.just(f"Bearer {TOKEN}"), st.just(f"bearer  {TOKEN}"),
-                              st.just(None), header_text.map(lambda t: f"Bearer {t}".strip()),
-                              header_text,
-                              st.just(f"Basic {TOKEN}"), st.just(f"Bearer {TOKEN}x"))
+    authorization = st.one_of(  # the right token two times in three
+        st.just(f"Bearer {TOKEN}"), st.just(f"Bearer {TOKEN}"),
+        st.one_of(st.just(f"bearer  {TOKEN}"), st.just(None), st.just(f"Basic {TOKEN}"),
+                  st.just(f"Bearer {TOKEN}x"), header_text.map(lambda t: f"Bearer {t}".strip()),
+                  header_text))
     return st.tuples(authorization, encoded)
 
 
@@ -237,7 +256,7 @@ def run_model_fuzz(base_url: str, examples: int, seed: int, report: FuzzReport) 
             headers["Authorization"] = authorization.encode("latin-1")  # httpx sends str as ASCII
         reply = client.post("/v1/chat/completions", content=body, headers=headers)
         report.inputs["hypothesis"] += 1
-        report.statuses[f"hypothesis {reply.status_code}"] += 1
+        report.statuses[f"hypothesis {reply.status_code} {_error_code(reply)}".strip()] += 1
         for problem in check_response(reply.status_code, reply.headers.get("content-type", ""),
                                       reply.content):
             report.findings.append(Finding("hypothesis", f"auth={authorization!r} body={body!r}",
@@ -247,6 +266,13 @@ def run_model_fuzz(base_url: str, examples: int, seed: int, report: FuzzReport) 
         send()
     finally:
         client.close()
+
+
+def _error_code(reply) -> str:
+    try:
+        return str(reply.json()["error"]["code"] or "")
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 # --- the run --------------------------------------------------------------------------------
