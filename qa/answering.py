@@ -75,6 +75,12 @@ def validate_question(question: object, max_chars: int) -> str:
     stripped = question.strip()
     if not stripped:
         raise InvalidQuestionError("the question is empty; ask something about the articles")
+    try:
+        stripped.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from a JSON "\ud800" escape
+        raise InvalidQuestionError(
+            f"the question is not valid text (character {exc.start + 1} is half of a UTF-16 "
+            "surrogate pair); send it as UTF-8") from None
     if len(stripped) > max_chars:
         raise InvalidQuestionError(
             f"the question is {len(stripped):,} characters long; the limit is {max_chars:,} "

@@ -29,7 +29,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.answer import Answer
@@ -162,9 +162,18 @@ class ChatCompletionRequest(BaseModel):
     model: str = Field(description="qa (the server's backend), or qa-extractive, qa-local, "
                                    "qa-openai: GET /v1/models")
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
-    top_k: int | None = Field(default=None, ge=1, le=50,
+    # Strict: the fuzz found ``"stream": 0`` and ``"top_k": "5"`` accepted, which the schema
+    # (boolean, integer) says are wrong; a client sending them has a bug worth a 422. JSON's
+    # 5.0 is an integer, though.
+    stream: bool = Field(default=False, strict=True)
+    top_k: int | None = Field(default=None, ge=1, le=50, strict=True,
                               description="Passages given to the answer step (an extension).")
+
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def _integral(cls, value: Any) -> Any:
+        """An integral float (5.0) as the integer JSON Schema takes it for; else as it is."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _conversation(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, str]]]:
@@ -270,7 +279,14 @@ def install_api(app: FastAPI, pool: AssistantPool) -> None:
             for name, backend in MODELS.items()
         ]}
 
-    @v1.post("/chat/completions", responses=_documented(400, 404, 413, 422, 502, 503))
+    @v1.post("/chat/completions", responses={
+        200: {"description": "The answer: a chat.completion, or with \"stream\": true "
+                             "server-sent chat.completion.chunk events ending in data: [DONE]",
+              "content": {"text/event-stream": {"schema": {  # one event
+                  "type": "object", "required": ["data"], "properties": {"data": {
+                      "type": "string",
+                      "description": "a chat.completion.chunk as JSON, or [DONE]"}}}}}},
+        **_documented(400, 404, 413, 422, 502, 503)})
     def chat_completions(request: ChatCompletionRequest):
         """Answer the last user message, with the earlier messages as chat history.
         Runs in FastAPI's threadpool, so a slow answer does not hold up other requests."""

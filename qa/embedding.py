@@ -11,6 +11,7 @@ fp32 the int8 model measured 1.8x on one 2-core machine and 0.75x on an AVX-512/
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,9 @@ class MiniLMEmbedding(BaseEmbedding):
         self._load()
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(texts)
+        # The tokenizer (Rust) refuses a str that is not valid Unicode, such as one holding a
+        # lone surrogate from a JSON "\ud800" escape: such a character becomes U+FFFD.
+        encodings = self._tokenizer.encode_batch([_valid_unicode(text) for text in texts])
         # Batches of similar length under a token budget: padding is most of the cost of a
         # batch, and on these 2 cores one long chunk at a time beats a padded batch of them
         # (measured in evals/bench_embedding.py), while short sentences gain from batching.
@@ -147,3 +150,11 @@ class MiniLMEmbedding(BaseEmbedding):
 
     async def _aget_text_embedding(self, text: str) -> list[float]:
         return self._get_text_embedding(text)
+
+
+def _valid_unicode(text: str) -> str:
+    """``text`` with any lone surrogate replaced by U+FFFD (the same string when it has none)."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")

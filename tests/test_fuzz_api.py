@@ -36,3 +36,15 @@ def test_the_rules_catch_what_they_are_for():
     assert check_response(200, "text/event-stream", b"data: {}\n\n")
     assert check_response(503, "application/json",
                           b'{"error": {"message": "down", "code": "backend_not_configured"}}') == []
+
+
+def test_a_lone_surrogate_is_refused_or_replaced_not_a_crash(shared_assistant):
+    # Found by the fuzz: JSON's "\udfff" decodes to a str the tokenizer refused (HTTP 500).
+    from qa.errors import InvalidQuestionError
+
+    with pytest.raises(InvalidQuestionError, match="not valid text"):
+        shared_assistant.ask("When did Blinken host the ministers at Blair House? \udfff")
+    from qa.chat import chat_with_history
+
+    chat = chat_with_history(shared_assistant, [("Who hosted the talks \ud800?", "Blinken \udfff.")])
+    assert chat.ask("Where were they held?").text
