@@ -26,7 +26,7 @@ not support alone and whose removal leaves the statement supported is redundant)
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -44,6 +44,7 @@ __all__ = [
     "SUPPORT_COVERAGE",
     "Quote",
     "Statement",
+    "SupportTest",
     "citation_scores",
     "split_statements",
     "supports",
@@ -220,8 +221,14 @@ def _quote_of(citation) -> Quote:
     return Quote(citation.quote, citation.published)
 
 
-def citation_scores(answer: Answer) -> dict[str, Score]:
-    """ALCE citation recall and precision of one answer (None for an abstention)."""
+SupportTest = Callable[[str, Sequence[Quote], str], Score]
+"""``(statement, quotes, question) -> Score``: ``supports`` here, or an LLM judge's
+(``evals.support_judge.SupportJudge.supports``)."""
+
+
+def citation_scores(answer: Answer, support: SupportTest = supports) -> dict[str, Score]:
+    """ALCE citation recall and precision of one answer (None for an abstention), with
+    ``support`` deciding whether quotes support a statement (the lexical test by default)."""
     if answer.abstained:
         reason = "abstained: no statements to support"
         return {"citation_recall": Score(None, reason), "citation_precision": Score(None, reason)}
@@ -241,7 +248,7 @@ def citation_scores(answer: Answer) -> dict[str, Score]:
         dangling = [m for m in markers if m not in by_marker]
         if dangling:
             notes.append(f"statement {number}: marker(s) {dangling} point at no citation")
-        joint = supports(statement.text, [_quote_of(c) for c in cited], answer.question)
+        joint = support(statement.text, [_quote_of(c) for c in cited], answer.question)
         if not joint.value:
             notes.append(f"statement {number} {joint.reason}")
             continue
@@ -250,11 +257,11 @@ def citation_scores(answer: Answer) -> dict[str, Score]:
             precise += 1
             continue
         for citation in cited:
-            if supports(statement.text, [_quote_of(citation)], answer.question).value:
+            if support(statement.text, [_quote_of(citation)], answer.question).value:
                 precise += 1
                 continue
             others = [_quote_of(c) for c in cited if c is not citation]
-            if supports(statement.text, others, answer.question).value:
+            if support(statement.text, others, answer.question).value:
                 notes.append(f"statement {number}: citation [{citation.marker}] is redundant")
             else:
                 precise += 1

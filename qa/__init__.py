@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.answer import ABSTAIN_TEXT, Answer, Citation
 from qa.errors import (
+    AnswerInterruptedError,
     ArticleError,
     BackendConfigError,
     BackendError,
@@ -48,6 +49,7 @@ __all__ = [
     "BackendNotInstalledError",
     "BackendConfigError",
     "BackendUnavailableError",
+    "AnswerInterruptedError",
     "ModelFileError",
     "SettingsError",
 ]

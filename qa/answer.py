@@ -41,6 +41,8 @@ class Answer:
     ``abstained`` is True when the articles do not hold the answer (then there are no
     citations). ``backend`` names what produced the text; ``repaired`` is True when
     verification had to drop an unsupported claim or fall back to the extractive answer.
+    ``warning`` is for the user, beside the answer: set when the model failed in the middle of
+    its answer and this is the extractive answer instead.
     """
 
     question: str
@@ -50,6 +52,7 @@ class Answer:
     backend: str = "extractive"
     repaired: bool = False
     notes: list[str] = field(default_factory=list)
+    warning: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -60,5 +63,6 @@ class Answer:
             "backend": self.backend,
             "repaired": self.repaired,
             "notes": list(self.notes),
+            "warning": self.warning,
             "citations": [c.to_dict() for c in self.citations],
         }

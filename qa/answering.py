@@ -16,7 +16,7 @@ from qa.citations import MARKER, quote_is_verbatim
 from qa.constraints import question_constraints, unmet_constraints
 from qa.dates import find_dates, format_date, resolved_day_offsets, resolved_weekdays
 from qa.embedding import MiniLMEmbedding
-from qa.errors import InvalidQuestionError
+from qa.errors import AnswerInterruptedError, InvalidQuestionError
 from qa.evidence import (
     Evidence,
     QuestionProfile,
@@ -75,6 +75,12 @@ def validate_question(question: object, max_chars: int) -> str:
     stripped = question.strip()
     if not stripped:
         raise InvalidQuestionError("the question is empty; ask something about the articles")
+    try:
+        stripped.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from a JSON "\ud800" escape
+        raise InvalidQuestionError(
+            f"the question is not valid text (character {exc.start + 1} is half of a UTF-16 "
+            "surrogate pair); send it as UTF-8") from None
     if len(stripped) > max_chars:
         raise InvalidQuestionError(
             f"the question is {len(stripped):,} characters long; the limit is {max_chars:,} "
@@ -116,9 +122,13 @@ class Answerer:
             yield answer
             return
         pieces: list[str] = []
-        for piece in self.generator.stream(self._messages(context, history)):
-            pieces.append(piece)
-            yield piece
+        try:
+            for piece in self.generator.stream(self._messages(context, history)):
+                pieces.append(piece)
+                yield piece
+        except AnswerInterruptedError as error:
+            yield self._interrupted(context, error)
+            return
         yield self._verified(context, "".join(pieces))
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
@@ -214,6 +224,16 @@ class Answerer:
         messages.append({"role": "user", "content": load_prompt(prompts, "answer_user").format(
             passages=shown, question=context.question).strip()})
         return messages
+
+    def _interrupted(self, context: _Context, error: AnswerInterruptedError) -> Answer:
+        """The extractive answer, saying why, when the model stopped half-way through its
+        answer (what it wrote so far is unfinished and unchecked); the error itself when no
+        sentence answers well enough to quote."""
+        if not context.quotable:
+            raise error
+        answer = self._extractive(context, repaired=True, notes=[f"interrupted: {error}"])
+        return replace(answer, warning=f"{str(error)[:1].upper()}{str(error)[1:]}. This is the "
+                                       "extractive answer instead: verbatim sentences from the articles.")
 
     def _verified(self, context: _Context, generated: str) -> Answer:
         """Check a generated answer sentence by sentence (``qa.verification``): keep what its

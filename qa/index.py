@@ -3,8 +3,10 @@
 Layout of ``<data_dir>/index/``::
 
     manifest.json     what the last *complete* build holds; written last, atomically
-    lance-N/          the chunk store (LanceDB); N changes only on a full rebuild
-    bm25-V/           the BM25 index for store version V
+    lance-N/          the chunk store (LanceDB); N changes only on a full rebuild. From
+                      ``vector_index_min_chunks`` chunks it holds a vector index, and from
+                      ``full_text_min_chunks`` a full-text index that replaces bm25-V/
+    bm25-V/           the in-memory BM25 index for store version V (small indexes)
 
 Crash safety: a build writes new store versions and a new BM25 folder, then replaces
 ``manifest.json`` in one rename. Readers open the store *at the manifest's version*, so
@@ -16,7 +18,9 @@ times), so unchanged articles cost no embedding work.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -31,18 +35,19 @@ from qa.corpus import Article
 from qa.embedding import MODEL_NAME, MiniLMEmbedding
 from qa.errors import IndexBuildError
 from qa.library import FolderLibrary, Library
-from qa.retrieval import HybridRetriever, PassageRetriever
-from qa.store import ChunkStore, open_chunk_store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported when a store is opened: LanceDB is slow to import
     from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
+    from qa.retrieval import HybridRetriever, PassageRetriever
     from qa.settings import Settings
+    from qa.store import ChunkStore
 
 __all__ = ["ArticleIndex", "ArticleRecord", "IndexReport", "Progress", "SearchIndex", "open_index",
            "plan_changes", "article_records", "embed_and_add"]
 
 MANIFEST_FORMAT = 1
+_log = logging.getLogger(__name__)
 _ADD_BATCH = 64
 
 Progress = Callable[[int, int], None]
@@ -89,12 +94,10 @@ class SearchIndex(Protocol):
     def chunks(self) -> list[TextNode]:
         """Every indexed chunk, without vectors."""
 
-    def writing(self) -> contextlib.AbstractContextManager[None]:
-        """Excludes other writers while the library is read and ``sync`` runs."""
-
-    def sync(self, articles: list[Article], progress: Progress | None = None,
-             rebuild: bool = False) -> IndexReport:
-        """Index exactly ``articles``; readers see the index before or after, never part of it."""
+    def sync(self, articles: list[Article] | Callable[[], list[Article]],
+             progress: Progress | None = None, rebuild: bool = False) -> IndexReport:
+        """Index exactly ``articles`` (or what a function listing them returns, called once no
+        other build runs); readers see the index before or after, never part of it."""
 
     def retriever(self, embed_model: MiniLMEmbedding, candidates: int) -> PassageRetriever:
         """Hybrid (keyword + vector) retrieval over the index."""
@@ -107,7 +110,11 @@ def open_index(settings: Settings, embed_model: MiniLMEmbedding) -> tuple[Search
         from qa.pgstore import open_postgres  # needs the 'postgres' extra; it says so if missing
 
         return open_postgres(settings, embed_model)
-    index = ArticleIndex(settings.index_dir, embed_model, settings.chunk_size, settings.chunk_overlap)
+    index = ArticleIndex(
+        settings.index_dir, embed_model, settings.chunk_size, settings.chunk_overlap,
+        vector_index_min_chunks=settings.vector_index_min_chunks,
+        full_text_min_chunks=settings.full_text_min_chunks,
+        nprobes=settings.vector_nprobes, refine_factor=settings.vector_refine_factor)
     return index, FolderLibrary(settings.articles_dir)
 
 
@@ -200,6 +207,40 @@ class _Manifest:
         _fsync_dir(path.parent)
 
 
+_DISK_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG}
+# How LanceDB (Rust) and other native code report those errors in their messages.
+_DISK_MESSAGES = {
+    "No space left on device": errno.ENOSPC, "os error 28": errno.ENOSPC,
+    "Read-only file system": errno.EROFS, "os error 30": errno.EROFS,
+    "Permission denied": errno.EACCES, "os error 13": errno.EACCES,
+    "Disk quota exceeded": errno.EDQUOT, "File too large": errno.EFBIG,
+}
+
+
+def _disk_error(error: BaseException) -> OSError | None:
+    """The disk problem behind ``error`` (a full or read-only disk, no permission), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_ERRNOS:
+            return current
+        for text, number in _DISK_MESSAGES.items():
+            if text in str(current):
+                return OSError(number, os.strerror(number))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _cannot_write(folder: Path, error: OSError) -> str:
+    reason = error.strerror or str(error)
+    fix = ("free some space there" if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+           else "make it writable")
+    return (f"cannot write the index in {folder} ({reason}); the previous index is unchanged. "
+            f"{fix[0].upper()}{fix[1:]}, or point QA_DATA_DIR (--data-dir) at another folder, "
+            "and run `qa index` again")
+
+
 def _fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):
         descriptor = os.open(folder, os.O_RDONLY)
@@ -213,11 +254,17 @@ class ArticleIndex:
     """The persisted index of a set of articles; ``sync`` makes it hold exactly those articles."""
 
     def __init__(self, folder: Path, embed_model: MiniLMEmbedding, chunk_size: int,
-                 chunk_overlap: int) -> None:
+                 chunk_overlap: int, *, vector_index_min_chunks: int = 50_000,
+                 full_text_min_chunks: int = 50_000, nprobes: int = 20,
+                 refine_factor: int | None = 5) -> None:
         self.folder = folder
         self.embed_model = embed_model
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
+        self.vector_index_min_chunks = vector_index_min_chunks
+        self.full_text_min_chunks = full_text_min_chunks
+        self.nprobes = nprobes
+        self.refine_factor = refine_factor
 
     # --- reading -------------------------------------------------------------------------
     @property
@@ -241,7 +288,7 @@ class ArticleIndex:
         manifest = self._manifest()
         if manifest is None or manifest.store_dir is None or manifest.table_version is None:
             return None
-        store = open_chunk_store(self.folder / manifest.store_dir)
+        store = self._open(manifest.store_dir)
         if not store.has_table:
             raise IndexBuildError(
                 f"the chunk store in {self.folder} is missing; run `qa index --rebuild`"
@@ -255,12 +302,11 @@ class ArticleIndex:
         return store.all_nodes() if store else []
 
     def retriever(self, embed_model: MiniLMEmbedding, candidates: int) -> HybridRetriever:
-        """Hybrid retrieval over the last complete build (BM25 + the store's vectors)."""
-        return HybridRetriever(self.open_store(), self.bm25_folder(), embed_model, candidates)
+        """Hybrid retrieval over the last complete build (BM25 or the store's full-text index,
+        and the store's vectors)."""
+        from qa.retrieval import HybridRetriever
 
-    def writing(self) -> contextlib.AbstractContextManager[None]:
-        """Held around reading the library and ``sync``; ``sync`` takes this store's lock itself."""
-        return contextlib.nullcontext()
+        return HybridRetriever(self.open_store(), self.bm25_folder(), embed_model, candidates)
 
     def bm25_folder(self) -> Path | None:
         """Folder of the persisted BM25 index of the last complete build."""
@@ -270,34 +316,50 @@ class ArticleIndex:
         return self.folder / manifest.bm25_dir
 
     # --- writing -------------------------------------------------------------------------
-    def sync(self, articles: list[Article], progress: Progress | None = None,
-             rebuild: bool = False) -> IndexReport:
+    def sync(self, articles: list[Article] | Callable[[], list[Article]],
+             progress: Progress | None = None, rebuild: bool = False) -> IndexReport:
         """Index exactly ``articles``: embed new and edited ones, delete removed ones.
+
+        One build runs at a time on a data directory: a second one (another process or thread)
+        waits for the first to finish, saying so on the ``qa`` logger. ``articles`` may be a
+        function listing them, called once the build lock is held, so that a build that waited
+        sees the library as the other one left it.
 
         Raises IndexBuildError if the build fails; the previous complete index stays in place.
         """
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self._build_lock():
-            try:
-                return self._sync(articles, progress, rebuild)
-            except IndexBuildError:
-                raise
-            except Exception as exc:  # the store and BM25 raise many types; the index stays whole
-                raise IndexBuildError(
-                    f"indexing failed ({type(exc).__name__}: {exc}); the previous index is unchanged"
-                ) from exc
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with self._build_lock():
+                return self._sync(articles() if callable(articles) else articles, progress, rebuild)
+        except IndexBuildError:
+            raise
+        except Exception as exc:  # the store and BM25 raise many types; the index stays whole
+            disk = _disk_error(exc)
+            if disk is not None:
+                raise IndexBuildError(_cannot_write(self.folder, disk)) from exc
+            raise IndexBuildError(
+                f"indexing failed ({type(exc).__name__}: {exc}); the previous index is unchanged"
+            ) from exc
 
     @contextlib.contextmanager
     def _build_lock(self) -> Iterator[None]:
         import fcntl
 
-        with open(self.folder / ".build.lock", "w") as handle:
+        # "a+", not "w": opening must not erase the process id the holder wrote.
+        with open(self.folder / ".build.lock", "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise IndexBuildError(
-                    "another `qa index` is running on this data directory; wait for it to finish"
-                ) from exc
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                _log.info("waiting for another `qa index` on %s to finish (process %s)",
+                          self.folder.parent, holder)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            with contextlib.suppress(OSError):  # only to name the holder; a full disk is no reason to stop
+                handle.seek(0)
+                handle.truncate()
+                handle.write(str(os.getpid()))
+                handle.flush()
             try:
                 yield
             finally:
@@ -317,13 +379,13 @@ class ArticleIndex:
         report = plan_changes(previous, wanted)
         if old is not None and old.articles and not same_layout:
             report.removed = []  # a full rebuild: everything counts as added, nothing removed
-        if same_layout and not report.changed:
+        if same_layout and not report.changed and self._search_indexes_match(old):
             self._remove_leftovers(old)
             return report
 
         if same_layout:
             store_dir = old.store_dir
-            store = open_chunk_store(self.folder / store_dir)
+            store = self._open(store_dir)
             if old.table_version is not None and store.has_table:
                 if store.latest_version() != old.table_version:
                     store.reset_to(old.table_version)  # drop what a killed build wrote
@@ -331,15 +393,23 @@ class ArticleIndex:
                     store.delete(article_id)
         else:
             store_dir = self._fresh_store_dir(old)
-            store = open_chunk_store(self.folder / store_dir)
+            store = self._open(store_dir)
 
         to_embed = [wanted[i] for i in report.added + report.updated]
         nodes = chunk_articles(to_embed, self.chunk_size, self.chunk_overlap)
         embed_and_add(self.embed_model, store, nodes, progress)
         report.chunks_embedded = len(nodes)
         records = article_records(wanted, nodes, previous)
+        bm25_dir = None
+        if store.has_table:
+            store.ensure_vector_index(self.vector_index_min_chunks)
+            if store.count() >= self.full_text_min_chunks:
+                store.ensure_text_index()
+            elif store.has_text_index():
+                store.drop_text_index()  # shrank below the threshold: back to in-memory BM25
         table_version = store.version() if store.has_table else None
-        bm25_dir = self._write_bm25(store, table_version)
+        if not (store.has_table and store.has_text_index()):
+            bm25_dir = self._write_bm25(store, table_version)
         new = _Manifest(store_dir=store_dir, table_version=table_version, bm25_dir=bm25_dir,
                         chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap,
                         chunk_format=CHUNK_FORMAT,
@@ -347,6 +417,22 @@ class ArticleIndex:
         new.write(self.manifest_path)
         self._remove_leftovers(new)
         return report
+
+    def _search_indexes_match(self, manifest: _Manifest) -> bool:
+        """Whether the store's vector and full-text indexes are the ones its size calls for
+        (a changed threshold setting takes effect on the next sync, with no change of articles)."""
+        store = self.open_store()
+        if store is None:
+            return True
+        rows = store.count()
+        return ((store.vector_index_rows() is not None) == (rows >= self.vector_index_min_chunks)
+                and (manifest.bm25_dir is None) == (rows >= self.full_text_min_chunks))
+
+    def _open(self, store_dir: str) -> ChunkStore:
+        from qa.store import open_chunk_store
+
+        return open_chunk_store(self.folder / store_dir, nprobes=self.nprobes,
+                                refine_factor=self.refine_factor)
 
     def _write_bm25(self, store: ChunkStore, table_version: int | None) -> str | None:
         nodes = store.all_nodes()

@@ -19,7 +19,7 @@ answerable through all of them at once.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -213,7 +213,6 @@ class PostgresIndex:
         self.embed_model = embed_model
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
-        self._writer: Connection | None = None
         self._reader: PGVectorStore | None = None
 
     # --- reading -------------------------------------------------------------------------
@@ -282,11 +281,9 @@ class PostgresIndex:
 
     # --- writing -------------------------------------------------------------------------
     @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """Hold the build lock (one build at a time across every process sharing the store)."""
-        if self._writer is not None:
-            yield
-            return
+    def writing(self) -> Iterator[Connection]:
+        """Hold the build lock on a connection of its own (one build at a time across every
+        process and thread sharing the store), and yield that connection."""
         from sqlalchemy import text
         from sqlalchemy.exc import OperationalError
 
@@ -300,24 +297,25 @@ class PostgresIndex:
                     f"{_LOCK_WAIT}; try again when it has finished") from exc
             connection.exec_driver_sql("RESET lock_timeout")
             connection.commit()
-            self._writer = connection
             try:
-                yield
+                yield connection
             finally:
-                self._writer = None
                 connection.rollback()
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _BUILD_LOCK})
                 connection.commit()
 
-    def sync(self, articles: list[Article], progress: Progress | None = None,
-             rebuild: bool = False) -> IndexReport:
+    def sync(self, articles: list[Article] | Callable[[], list[Article]],
+             progress: Progress | None = None, rebuild: bool = False) -> IndexReport:
         """Index exactly ``articles``: embed new and edited ones, delete removed ones, in one
-        transaction. An index of another embedding model or chunking is rebuilt only when
-        ``rebuild`` is set; otherwise IndexBuildError says how to proceed."""
-        with self.writing():
+        transaction. ``articles`` may be a function listing them, called once the build lock is
+        held, so a build that waited sees the library as the one before it left it. An index of
+        another embedding model or chunking is rebuilt only when ``rebuild`` is set; otherwise
+        IndexBuildError says how to proceed."""
+        with self.writing() as writer:
             try:
-                with self._errors(), self._writer.begin():
-                    return self._sync(self._writer, articles, progress, rebuild)
+                wanted = articles() if callable(articles) else articles
+                with self._errors(), writer.begin():
+                    return self._sync(writer, wanted, progress, rebuild)
             except (IndexBuildError, StoreError):
                 raise
             except Exception as exc:  # the index stays as it was: the transaction rolled back
@@ -387,14 +385,41 @@ class PostgresLibrary:
         self._engine = engine
         self._shown_url = shown_url
 
-    def add(self, path: Path) -> None:
+    @contextlib.contextmanager
+    def adding(self, paths: Sequence[Path]) -> Iterator[None]:
+        """Store copies of ``paths`` (one transaction); if the block raises, put back the rows
+        as they were, so the library stays as the index has it."""
         from sqlalchemy import text
 
+        contents = {}
+        for path in paths:
+            try:
+                contents[path] = path.read_bytes()
+            except OSError as exc:
+                raise ArticleError(path, f"cannot be read ({exc.strerror})") from exc
+        names = [path.name for path in paths]
+        upsert = text("INSERT INTO qa_library VALUES (:name, :article_id, :content) ON CONFLICT"
+                      " (file_name) DO UPDATE SET content = excluded.content")
         with _database_errors(self._shown_url), self._engine.begin() as connection:
-            connection.execute(
-                text("INSERT INTO qa_library VALUES (:name, :article_id, :content) ON CONFLICT"
-                     " (file_name) DO UPDATE SET content = excluded.content"),
-                {"name": path.name, "article_id": path.stem, "content": path.read_bytes()})
+            previous = dict(connection.execute(
+                text("SELECT file_name, content FROM qa_library WHERE file_name = ANY(:names)"),
+                {"names": names}).all()) if names else {}
+            for path, content in contents.items():
+                connection.execute(upsert, {"name": path.name, "article_id": path.stem,
+                                            "content": content})
+        try:
+            yield
+        except Exception:
+            with (contextlib.suppress(StoreError), _database_errors(self._shown_url),
+                  self._engine.begin() as connection):
+                for path in paths:
+                    if path.name in previous:
+                        connection.execute(upsert, {"name": path.name, "article_id": path.stem,
+                                                    "content": previous[path.name]})
+                    else:
+                        connection.execute(text("DELETE FROM qa_library WHERE file_name = :name"),
+                                           {"name": path.name})
+            raise
 
     def remove(self, article_id: str) -> bool:
         from sqlalchemy import text
@@ -491,10 +516,10 @@ class PostgresRetriever:
         state = self._refresh()
         if state is None or state.chunks == 0:
             return []
-        self._fusion.similarity_top_k = top_k
         with self._index._errors():
             hits = self._fusion.retrieve(query)
-        return [Passage.from_node(hit) for hit in hits]
+        # Cut here, never by setting the shared fusion's top_k: concurrent requests race on it.
+        return [Passage.from_node(hit) for hit in hits[:top_k]]
 
     def document_frequency(self, term: str) -> int | None:
         """How many chunks contain a stemmed term (None while the index is empty)."""

@@ -1,26 +1,33 @@
 """Hybrid retrieval: BM25 and dense vectors fused by reciprocal rank (llama-index retrievers).
 
 BM25 matches the names, numbers and dates that embeddings blur; vectors match paraphrases.
+The keyword side is llama-index's in-memory ``BM25Retriever`` for a small index, and LanceDB's
+full-text index (BM25 too, on disk, read lazily) for a large one: ``qa.index`` decides which
+and writes the one it chose (evals/bench_scale.py measures both).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
-from llama_index.retrievers.bm25 import BM25Retriever
 
 from qa.chunking import ARTICLE_ID, GAP_BEFORE, PUBLISHED, TITLE, previous_chunk_id
 from qa.embedding import MiniLMEmbedding
-from qa.store import ChunkStore
 from qa.text import idf_weight
+
+if TYPE_CHECKING:  # imported when first used: LanceDB and bm25s are slow to import
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    from qa.store import ChunkStore
 
 __all__ = ["Passage", "PassageRetriever", "HybridRetriever", "build_bm25", "fuse"]
 
@@ -56,12 +63,32 @@ class Passage:
         )
 
 
-class _MatchingBM25Retriever(BM25Retriever):
-    """BM25 that returns only chunks sharing a term with the query: rank fusion would
-    otherwise credit zero-score chunks for their arbitrary order."""
+@lru_cache(maxsize=1)
+def _matching_bm25() -> type[BM25Retriever]:
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    class MatchingBM25Retriever(BM25Retriever):
+        """BM25 that returns only chunks sharing a term with the query: rank fusion would
+        otherwise credit zero-score chunks for their arbitrary order."""
+
+        def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+            return [hit for hit in super()._retrieve(query_bundle) if (hit.score or 0) > 0]
+
+    return MatchingBM25Retriever
+
+
+class _FullTextRetriever(BaseRetriever):
+    """BM25 over LanceDB's full-text index of the chunk store (only chunks sharing a term)."""
+
+    def __init__(self, store: ChunkStore, similarity_top_k: int) -> None:
+        super().__init__()
+        self.store = store
+        self.similarity_top_k = similarity_top_k
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return [hit for hit in super()._retrieve(query_bundle) if (hit.score or 0) > 0]
+        result = self.store.keyword_query(query_bundle.query_str, self.similarity_top_k)
+        return [NodeWithScore(node=node, score=score)
+                for node, score in zip(result.nodes, result.similarities)]
 
 
 def _stemmer():
@@ -72,7 +99,7 @@ def _stemmer():
 
 def build_bm25(nodes: list[BaseNode]) -> BM25Retriever:
     """A BM25 index over ``nodes`` (English stemming and stopwords)."""
-    return _MatchingBM25Retriever.from_defaults(
+    return _matching_bm25().from_defaults(
         nodes=nodes, stemmer=_stemmer(), language="en", similarity_top_k=min(10, len(nodes))
     )
 
@@ -92,12 +119,14 @@ class PassageRetriever(Protocol):
 
 
 def fuse(retrievers: list[BaseRetriever], candidates: int) -> QueryFusionRetriever:
-    """Keyword and vector retrievers fused by reciprocal rank."""
+    """Keyword and vector retrievers (``candidates`` hits each) fused by reciprocal rank."""
     return QueryFusionRetriever(
         retrievers,
         mode="reciprocal_rerank",
         num_queries=1,  # no query rewriting, so the LLM below is never called
-        similarity_top_k=candidates,
+        # Every fused hit (at most all lists); callers cut to their top_k, rather than setting
+        # this per call, which concurrent requests would race on.
+        similarity_top_k=len(retrievers) * candidates,
         use_async=False,
         llm=MockLLM(),
     )
@@ -108,22 +137,35 @@ class HybridRetriever:
 
     def __init__(self, store: ChunkStore | None, bm25_folder: Path | None,
                  embed_model: MiniLMEmbedding, candidates: int) -> None:
+        """Keyword side: the BM25 index in ``bm25_folder``, or, when that is None, the store's
+        full-text index; with neither the index is empty and every query finds nothing."""
         self._fusion = None
         self._bm25: BM25Retriever | None = None
+        self._store: ChunkStore | None = None
+        self._documents = 0
         self._corpus_position: dict[str, int] | None = None
-        if store is None or bm25_folder is None:
-            return  # an empty index: every query finds nothing
+        if store is None or (bm25_folder is None and not store.has_text_index()):
+            return
         vector = VectorStoreIndex.from_vector_store(store, embed_model=embed_model).as_retriever(
             similarity_top_k=candidates
         )
-        bm25 = _MatchingBM25Retriever.from_persist_dir(str(bm25_folder))
-        bm25.stemmer = _stemmer()
-        bm25.similarity_top_k = min(candidates, len(bm25.corpus))
-        self._bm25 = bm25
-        self._fusion = fuse([vector, bm25], candidates)
+        if bm25_folder is not None:
+            bm25 = _matching_bm25().from_persist_dir(str(bm25_folder))
+            bm25.stemmer = _stemmer()
+            bm25.similarity_top_k = min(candidates, len(bm25.corpus))
+            self._bm25 = bm25
+            self._documents = int(bm25.bm25.scores["num_docs"])
+            keyword: BaseRetriever = bm25
+        else:
+            self._store = store
+            self._documents = store.count()
+            keyword = _FullTextRetriever(store, candidates)
+        self._fusion = fuse([vector, keyword], candidates)
 
     def document_frequency(self, term: str) -> int | None:
         """How many chunks contain a stemmed term (None while the index is empty)."""
+        if self._store is not None:
+            return self._store.document_frequency(term, cap=max(1000, self._documents // 20))
         if self._bm25 is None:
             return None
         bm25 = self._bm25.bm25
@@ -138,13 +180,18 @@ class HybridRetriever:
         frequency = self.document_frequency(term)
         if frequency is None:
             return 1.0
-        return idf_weight(frequency, int(self._bm25.bm25.scores["num_docs"]))
+        return idf_weight(frequency, self._documents)
 
     def previous_passage(self, passage: Passage) -> Passage | None:
         """The chunk before ``passage`` in its article, for text just before a retrieved chunk
-        (from BM25's in-memory corpus, so no store query); None for an article's first chunk."""
+        (from BM25's in-memory corpus, or the store); None for an article's first chunk."""
         wanted = previous_chunk_id(passage.chunk_id)
-        if self._bm25 is None or wanted is None:
+        if wanted is None:
+            return None
+        if self._store is not None:
+            node = self._store.get_chunk(wanted)
+            return Passage.from_node(NodeWithScore(node=node, score=0.0)) if node else None
+        if self._bm25 is None:
             return None
         if self._corpus_position is None:
             self._corpus_position = {entry["node_id"]: n for n, entry in enumerate(self._bm25.corpus)}
@@ -158,5 +205,4 @@ class HybridRetriever:
         """The ``top_k`` best passages for ``query``, best first."""
         if self._fusion is None:
             return []
-        self._fusion.similarity_top_k = top_k
-        return [Passage.from_node(hit) for hit in self._fusion.retrieve(query)]
+        return [Passage.from_node(hit) for hit in self._fusion.retrieve(query)[:top_k]]

@@ -9,6 +9,7 @@ when it is called.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -94,7 +95,28 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=128, ge=32, le=256, description="Chunk size in MiniLM tokens.")
     chunk_overlap: int = Field(default=24, ge=0, le=128, description="Overlap between chunks, tokens.")
     embed_batch_size: int = Field(default=16, ge=1, le=256, description="Texts per embedding batch.")
-    embed_threads: int = Field(default=0, ge=0, description="ONNX Runtime threads (0 = all cores).")
+    embed_threads: int = Field(
+        default=0, ge=0, description="ONNX Runtime threads (0 = one per CPU this process may use).")
+
+    # --- the index at scale (measured in evals/bench_scale.py) -----------------------------
+    vector_index_min_chunks: int = Field(
+        default=50_000, ge=1,
+        description="Chunks from which an approximate vector index (LanceDB IVF-HNSW-SQ) is built; "
+        "below, every query scans all vectors, which is exact and fast enough.",
+    )
+    full_text_min_chunks: int = Field(
+        default=50_000, ge=1,
+        description="Chunks from which the keyword side is LanceDB's full-text index on disk "
+        "instead of the in-memory BM25 index (which is loaded whole at start).",
+    )
+    vector_nprobes: int = Field(
+        default=20, ge=1, description="Partitions of the vector index a query searches."
+    )
+    vector_refine_factor: int = Field(
+        default=5, ge=1,
+        description="The vector index proposes this many times top-k candidates, re-ranked by "
+        "their exact vectors.",
+    )
 
     # --- openai backend ----------------------------------------------------------------
     openai_api_key: SecretStr | None = Field(
@@ -170,6 +192,9 @@ class Settings(BaseSettings):
         return self.data_dir / "articles"
 
 
+_SECRET_NAME = re.compile(r"key|token|secret|pass|auth|credential", re.IGNORECASE)
+
+
 def load_settings(base: Settings | None = None, **overrides: object) -> Settings:
     """Settings from the environment (or ``base``) with ``overrides``; a bad value raises
     SettingsError naming the setting and its environment variable."""
@@ -186,5 +211,9 @@ def load_settings(base: Settings | None = None, **overrides: object) -> Settings
         problems = []
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else "settings"
-            problems.append(f"{name} (QA_{name.upper()}): {error['msg']}, got {error.get('input')!r}")
+            # A key or token given under a wrong name must not end up in a message; a misspelt
+            # name ("api_tokn") may hide one, so an unknown name's value is never shown.
+            hidden = _SECRET_NAME.search(name) or error.get("type") == "extra_forbidden"
+            shown = "a hidden value" if hidden else repr(error.get("input"))
+            problems.append(f"{name} (QA_{name.upper()}): {error['msg']}, got {shown}")
         raise SettingsError("bad setting: " + "; ".join(problems)) from None

@@ -128,9 +128,11 @@ def render_answer(answer: Answer) -> str:
     if answer.abstained:
         notes.append("None of the indexed articles answers this. Rephrase the question, or add "
                      "articles in the Library tab.")
-    if answer.repaired:
+    if answer.repaired and not answer.warning:
         notes.append("Checked against the sources: claims they do not support were removed.")
     notes.append(f"{answer.backend} backend")
+    if answer.warning:
+        parts.append(f'<div class="qa-warning">⚠ {_escape(answer.warning)}</div>')
     parts.append(f'<div class="qa-meta">{" · ".join(html.escape(n) for n in notes)}</div>')
     parts.append("</div>")
     return "".join(parts)
@@ -309,6 +311,9 @@ ol.qa-refs li { margin: 0.15em 0; }
 .qa-draft .qa-text { color: var(--body-text-color-subdued); }
 .qa-cursor::after { content: "▍"; animation: qa-blink 1s steps(1) infinite; }
 @keyframes qa-blink { 50% { opacity: 0; } }
+.qa-warning { font-size: 0.86em; margin-top: 0.5em; padding: 0.35em 0.6em; border-radius: 6px;
+  color: var(--body-text-color); background: var(--color-accent-soft);
+  border-left: 3px solid var(--error-border-color); }
 .qa-error { color: var(--error-text-color); background: var(--error-background-fill);
   border: 1px solid var(--error-border-color); border-radius: 6px; padding: 0.5em 0.7em; }
 .qa-answer.qa-active { outline: 2px solid var(--color-accent-soft); outline-offset: 6px;

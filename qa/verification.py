@@ -95,14 +95,17 @@ def check_sentence(sentence: str, cited: Sequence[int], passages: Sequence[Passa
 
 def _off_question(cited: Sequence[int], passages: Sequence[Passage],
                   constraints: Sequence[Constraint]) -> list[str]:
-    """A problem when the cited passages meet fewer of the question's stated periods and names
-    than another passage shown to the model: the sentence is true, but about something else
-    (another year's final, the other meeting)."""
+    """A problem when the cited passages' articles meet fewer of the question's stated periods
+    and names than another article shown to the model: the sentence is true, but about
+    something else (another year's final, the other meeting)."""
     if not constraints:
         return []
 
     def missing(passage: Passage) -> tuple[int, int, list[Constraint]]:
-        unmet = unmet_constraints(constraints, passage.text, passage.title, passage.published)
+        # A passage is read with the rest of its article that was shown: the chunk saying
+        # "until June 29" belongs to the report that names the June 27 meeting.
+        article = "\n".join(p.text for p in passages if p.article_id == passage.article_id)
+        unmet = unmet_constraints(constraints, article, passage.title, passage.published)
         return sum(c.temporal for c in unmet), len(unmet), unmet
 
     best_shown = min(missing(p)[:2] for p in passages)

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -100,35 +102,48 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory):
+@contextmanager
+def running_llama_server(folder: Path, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """``python -m llama_cpp.server`` serving SmolLM2 (the fastest local model, whatever the
-    default) on a free loopback port."""
+    default) on a loopback port: its base URL and its process, stopped when the block ends."""
     from qa.backends.model_files import model_path
 
-    port = free_port()
-    server_dir = tmp_path_factory.mktemp("llama-server")
-    log_path = server_dir / "server.log"
-    log = open(log_path, "wb")  # a file, not a pipe: the server logs more than a pipe holds
+    port = port or free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / f"server-{port}.log"
+    log = open(log_path, "ab")  # a file, not a pipe: the server logs more than a pipe holds
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model",
-         str(model_path("smollm2-135m", server_dir)),
+         str(model_path("smollm2-135m", folder)),
          "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
          "--n_ctx", "2048"],
         stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=2).read()
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).read()
+                break
+            except OSError:
+                if process.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"llama_cpp.server did not start: {log_path.read_text()[-2000:]}")
+                time.sleep(0.3)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
                 process.kill()
-                pytest.fail(f"llama_cpp.server did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+                process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """A llama.cpp OpenAI-compatible server serving SmolLM2, for the whole session."""
+    with running_llama_server(tmp_path_factory.mktemp("llama-server")) as (url, _process):
+        yield url

@@ -12,6 +12,7 @@ from qa import ABSTAIN_TEXT, Answer, InvalidQuestionError
 from qa.answering import Turn
 from qa.corpus import read_article
 from qa.evidence import answers_kind, candidate_sentences, profile_question, with_antecedent
+from qa.retrieval import Passage
 
 from .conftest import SEEDS
 
@@ -150,11 +151,12 @@ def test_history_turns_are_passed_as_turns(shared_assistant):
 
 def test_an_answer_from_a_passage_that_does_not_answer_the_question_is_replaced(shared_assistant):
     """A small model copying a true sentence from the wrong one of several passages: every word
-    is supported, but its passage does not mention Blair House while another passage shown
+    is supported, but its article does not mention Blair House while another article shown
     does, so the sentence is dropped and the extractive answer given."""
     answerer = shared_assistant._answerer
     context = answerer._context(BLAIR_HOUSE, [])
-    others = [n for n, p in enumerate(context.passages, start=1) if "Blair House" not in p.text]
+    about = {p.article_id for p in context.passages if "Blair House" in p.text}
+    others = [n for n, p in enumerate(context.passages, start=1) if p.article_id not in about]
     assert others, "retrieval should also return passages about the other meetings"
     sentence = candidate_sentences([context.passages[others[0] - 1]])[0].text
     answer = answerer._verified(context, f"{sentence} [{others[0]}]")
@@ -238,3 +240,23 @@ def test_a_follow_up_is_not_pulled_toward_the_previous_question(shared_assistant
     answer = chat.ask("Until what date were those negotiations set to continue?")
     assert "June 29" in answer.text
     assert_citations_are_verbatim(answer)
+
+
+def test_a_wrong_ordinal_is_rejected(shared_assistant):
+    """An ordinal is a number: "the 9th century" where the passage says the 10th is rejected,
+    the true sentence is kept."""
+    from qa.verification import check_sentence
+
+    text = ("The distinct cultural and ethnic identity of the Normans emerged initially in the "
+            "first half of the 10th century, and it continued to evolve over the succeeding "
+            "centuries.")
+    passage = Passage("normans#0", "normans", "Normans", None, text, 0, len(text), 1.0)
+    question = "When did the Normans first gain their separate identity?"
+    embed = shared_assistant.embed_model.embed
+
+    def problems(sentence: str) -> list[str]:
+        return check_sentence(sentence, [1], [passage], [], question, embed).problems
+
+    assert problems("The Normans first gained their identity in the first half of the 10th century.") == []
+    assert any("'9th'" in p for p in problems(
+        "The Normans first gained their identity in the first half of the 9th century."))

@@ -259,6 +259,7 @@ def test_unreachable_backend_is_502_and_others_are_still_served(server):
     reply = slow["reply"]
     assert reply.status_code == 502
     assert "did not answer in time" in error_of(reply)["message"]
+    assert f"within {BACKEND_TIMEOUT_SECONDS} s (QA_REQUEST_TIMEOUT)" in error_of(reply)["message"]
     assert slow["seconds"] >= BACKEND_TIMEOUT_SECONDS - 0.5
     assert post(server, ask_body()).status_code == 200
 
@@ -292,6 +293,15 @@ def test_gradio_chat_reports_a_model_server_that_is_down(gradio):
     message, _ = gradio.predict(QUESTION, "openai", 5, closed, "some-model", api_name="/chat")
     assert "qa-error" in message
     assert "cannot reach the model server" in message and closed in message
+
+
+def test_gradio_chat_says_the_timeout_of_a_model_server_that_never_answers(gradio, silent_backend):
+    started = time.monotonic()
+    message, _ = gradio.predict(QUESTION, "openai", 5, silent_backend, "some-model",
+                                api_name="/chat")
+    assert "qa-error" in message and "did not answer in time" in message
+    assert f"within {BACKEND_TIMEOUT_SECONDS} s (QA_REQUEST_TIMEOUT)" in message
+    assert time.monotonic() - started >= BACKEND_TIMEOUT_SECONDS
 
 
 def test_gradio_ask_reports_errors(gradio):

