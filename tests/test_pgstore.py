@@ -8,6 +8,7 @@ built once into a template database, and each test gets its own copy of it.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 import os
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -225,9 +227,12 @@ def test_a_build_killed_midway_leaves_the_previous_index_whole(store_url, tmp_pa
     assert all(not n.ref_doc_id.startswith("bulk") for n in assistant.index.chunks())
     assert "November 7" in assistant.ask(BLAIR_HOUSE).text
 
-    # The library kept the copies; the next build (the dead writer's lock is gone) indexes them.
+    # The library kept the copies, and the next build (the dead writer's lock is gone) indexes
+    # them: one is enough to show it, and costs a fraction of re-embedding all 120.
+    assert _query(store_url, "SELECT count(*) FROM qa_library") == [(120,)]
+    _query(store_url, "DELETE FROM qa_library WHERE article_id <> 'bulk-0000'")
     result = assistant.reindex()
-    assert len([a for a in result.report.added if a.startswith("bulk")]) == 120
+    assert result.report.added == ["bulk-0000"]
     chunk_ids = [n.node_id for n in assistant.index.chunks()]
     assert len(chunk_ids) == len(set(chunk_ids))
 
@@ -240,8 +245,10 @@ def test_an_index_of_another_chunk_size_is_refused_until_rebuilt(store_url, tmp_
     with pytest.raises(IndexBuildError, match="chunk size 128.*QA_CHUNK_SIZE.*--rebuild"):
         other.add_articles([article])
     assert _query(store_url, "SELECT chunk_size, generation FROM qa_index") == [(128, 1)]
+    # The refused add is undone: the library stays as the index has it.
+    assert _query(store_url, "SELECT count(*) FROM qa_library") == [(0,)]
     result = other.reindex(rebuild=True)
-    assert sorted(result.report.added) == sorted([p.stem for p in SEEDS.glob("*.txt")] + ["extra"])
+    assert sorted(result.report.added) == sorted(p.stem for p in SEEDS.glob("*.txt"))
     assert _query(store_url, "SELECT chunk_size, generation FROM qa_index") == [(64, 2)]
     assert "November 7" in other.ask(BLAIR_HOUSE).text
 
@@ -289,18 +296,17 @@ def test_a_bad_store_url_is_a_named_error_and_nothing_falls_back_to_lancedb(post
 
 
 def test_the_cli_reports_a_bad_store_url_in_one_line(postgres, tmp_path):
-    for name, (url, reason) in _bad_urls(postgres).items():
-        if name not in ("not a URL", "unreachable", "no such database"):
-            continue
-        data_dir = tmp_path / name.replace(" ", "-")
-        result = subprocess.run(
-            [sys.executable, "-m", "qa.cli", "--data-dir", str(data_dir), "ask", BLAIR_HOUSE],
-            capture_output=True, text=True, env={**os.environ, "QA_STORE_URL": url}, timeout=300)
-        assert result.returncode == 1, (name, result.stderr)
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("qa: error:"), (name, result.stderr)
-        assert "QA_STORE_URL" in lines[0] and reason in lines[0] and "s3cret" not in lines[0]
-        assert not (data_dir / "index").exists()
+    # One case: every bad URL is the same StoreError to the CLI (the test above covers each).
+    url, reason = _bad_urls(postgres)["no such database"]
+    data_dir = tmp_path / "data"
+    result = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "--data-dir", str(data_dir), "ask", BLAIR_HOUSE],
+        capture_output=True, text=True, env={**os.environ, "QA_STORE_URL": url}, timeout=300)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("qa: error:"), result.stderr
+    assert "QA_STORE_URL" in lines[0] and reason in lines[0] and "s3cret" not in lines[0]
+    assert not (data_dir / "index").exists()
 
 
 # --- scaling out: two servers, one database ------------------------------------------------------
@@ -327,19 +333,20 @@ def test_two_servers_on_one_database_serve_the_same_index(store_url, tmp_path):
             "model": "qa", "messages": [{"role": "user", "content": question}]}).json()
         return {c["article_id"] for c in completion["citations"]}
 
-    with running_server(tmp_path / "data-a", tmp_path / "serve-a", env=environment) as first, \
-            running_server(tmp_path / "data-b", tmp_path / "serve-b", env=environment) as second:
+    with contextlib.ExitStack() as servers:
+        # Both start at once (each loads its embedder and Gradio): half the wait on two cores.
+        with ThreadPoolExecutor(2) as starting:
+            first, second = starting.map(servers.enter_context, [
+                running_server(tmp_path / f"data-{n}", tmp_path / f"serve-{n}", env=environment)
+                for n in "ab"])
         # An upload through the first server is answerable through the second.
         status, *_ = Client(f"{first.url}/", verbose=False, download_files=False).predict(
             [handle_file(str(files / "harbour.txt"))], api_name="/add_articles")
         assert "Added 1 article" in status
         assert "harbour" in ask(second, "Who approved the new harbour in Quillon?")
-        # `qa index` from a third process (its own data directory) reaches both.
-        indexed = subprocess.run(
-            [sys.executable, "-m", "qa.cli", "--data-dir", str(tmp_path / "data-c"), "index",
-             str(files / "railway.txt")], capture_output=True, text=True, timeout=300,
-            env={**os.environ, **environment})
-        assert indexed.returncode == 0, indexed.stderr
+        # An article indexed by a third process (this one, its own data directory) reaches both.
+        Assistant(data_dir=tmp_path / "data-c", store_url=store_url).add_articles(
+            [files / "railway.txt"])
         assert "railway" in ask(first, "When did the railway between Orvel and Dunmere reopen?")
         # An upload through the second keeps what the first added.
         status, *_ = Client(f"{second.url}/", verbose=False, download_files=False).predict(
