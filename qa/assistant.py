@@ -167,9 +167,12 @@ class Assistant:
         return IndexResult(report, skipped)
 
     def _library(self) -> tuple[list[Article], list[ArticleError]]:
+        # The library first: a build that held the lock lists it at once, before another
+        # `qa index` waiting for the lock can add to it (reading the seeds can be slow while
+        # the warm-up thread imports).
+        added, unreadable = self.library.load()
         seeds, skipped = (load_articles([self.settings.seeds_dir]) if self.settings.seeds_dir.is_dir()
                           else ([], []))
-        added, unreadable = self.library.load()
         by_id = {article.article_id: article for article in seeds + added}  # added ones win
         return list(by_id.values()), skipped + unreadable
 
