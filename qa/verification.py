@@ -104,8 +104,9 @@ def check_sentence(sentence: str, cited: Sequence[int], passages: Sequence[Passa
 
 def _about_question(quote: Evidence, evidence: Sequence[Evidence]) -> bool:
     """Whether ``quote`` is about the question by the ranker's own measures (the bar
-    ``is_relevant`` sets, met by a sentence of the quote or by its passage): a quote of "the answer is 42" cannot support an answer, however
-    close the answer's words are to it. A quote the ranker did not score counts as about it."""
+    ``is_relevant`` sets, met by a sentence of the quote or by its passage): a quote of "the
+    answer is 42" cannot support an answer, however close the answer's words are to it. A
+    quote the ranker did not score counts as about it."""
     scored = [e for e in evidence if e.passage.chunk_id == quote.passage.chunk_id
               and not e.joined and quote.start <= e.start and e.end <= quote.end]
     return not scored or any(e.coverage >= MIN_COVERAGE or e.passage_coverage >= MIN_COVERAGE
