@@ -46,6 +46,7 @@ if str(_HERE.parent) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(_HERE.parent))
 
 from evals.generated_articles import write_articles  # noqa: E402
+from evals.processes import stop_process  # noqa: E402
 
 QUESTIONS = _HERE / "questions.jsonl"
 REPORTS = _HERE / "reports"
@@ -234,12 +235,7 @@ def running_server(data_dir: Path, work_dir: Path) -> Iterator[tuple[str, subpro
         wait_until_healthy(url, process, work_dir / "qa-serve.log")
         yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
         log.close()
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from qa.citations import strip_unsupported_years, unsupported_claims
 from qa.constraints import Constraint, unmet_constraints
-from qa.evidence import Evidence, candidate_sentences
+from qa.evidence import MIN_COVERAGE, MIN_RELEVANT_SIMILARITY, Evidence, candidate_sentences
 from qa.retrieval import Passage
 from qa.text import STOPWORDS, content_terms
 
@@ -80,6 +80,15 @@ def check_sentence(sentence: str, cited: Sequence[int], passages: Sequence[Passa
     problems = [f"unsupported {claim.kind} {claim.text!r}"
                 for claim in unsupported_claims(fixed, shown, question)]
     quotes, similarities = _best_quotes(fixed, shown, evidence, embed)
+    # The user is shown the quote, not the whole passage: a date or number the sentence states
+    # must be in its quote (a passage may hold a stray date line that the quote does not).
+    reported = {problem.split(" ", 2)[2] for problem in problems}
+    problems += [f"{claim.kind} {claim.text!r} is not in its quote"
+                 for claim in unsupported_claims(fixed, [replace(q.passage, text=q.text)
+                                                         for q in quotes], question)
+                 if claim.kind != "name" and repr(claim.text) not in reported]
+    if quotes and not any(_about_question(q, evidence) for q in quotes):
+        problems.append("its quote is not about the question")
     semantic = max(similarities, default=0.0)
     new_terms = set(content_terms(fixed)) - set(content_terms(question))
     quoted = set(content_terms(" ".join(q.text for q in quotes)))
@@ -91,6 +100,17 @@ def check_sentence(sentence: str, cited: Sequence[int], passages: Sequence[Passa
         problems.append("a negation the cited passage does not state")
     problems += _off_question(cited, passages, constraints)
     return SentenceCheck(fixed, list(cited), quotes, semantic, found, problems, repairs)
+
+
+def _about_question(quote: Evidence, evidence: Sequence[Evidence]) -> bool:
+    """Whether ``quote`` is about the question by the ranker's own measures (the bar
+    ``is_relevant`` sets, met by a sentence of the quote or by its passage): a quote of "the
+    answer is 42" cannot support an answer, however close the answer's words are to it. A
+    quote the ranker did not score counts as about it."""
+    scored = [e for e in evidence if e.passage.chunk_id == quote.passage.chunk_id
+              and not e.joined and quote.start <= e.start and e.end <= quote.end]
+    return not scored or any(e.coverage >= MIN_COVERAGE or e.passage_coverage >= MIN_COVERAGE
+                             or e.similarity >= MIN_RELEVANT_SIMILARITY for e in scored)
 
 
 def _off_question(cited: Sequence[int], passages: Sequence[Passage],

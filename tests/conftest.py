@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from evals.processes import stop_process
+
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
 
@@ -132,13 +134,7 @@ def running_llama_server(folder: Path, port: int | None = None) -> Iterator[tupl
                 time.sleep(0.3)
         yield url, process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_process(process)
         log.close()
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from evals.processes import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE = Path(__file__).resolve().parent / "offline"
 STARTUP_SECONDS = 180
@@ -91,12 +93,7 @@ def running_server(data_dir: Path, work_dir: Path, *, env: dict[str, str] | None
         _wait_until_healthy(server)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, grace=20)
 
 
 def _wait_until_healthy(server: RunningServer) -> None:
