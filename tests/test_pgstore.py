@@ -23,7 +23,7 @@ import pytest
 
 from qa.assistant import Assistant
 from qa.errors import ArticleError, IndexBuildError, StoreError
-from tests import test_answering
+from tests import test_answering, test_retrieval_concurrency
 from tests.browser.qa_server import running_server, seed_article_count
 from tests.pg_server import running_postgres
 
@@ -131,6 +131,10 @@ _ASKING_TESTS = [function for name, function in inspect.getmembers(test_answerin
 @pytest.mark.parametrize("check", _ASKING_TESTS, ids=[f.__name__ for f in _ASKING_TESTS])
 def test_the_answering_tests_pass_on_postgres(check, pg_assistant):
     check(pg_assistant)
+
+
+def test_concurrent_retrievals_on_postgres_each_get_their_own_top_k(pg_assistant):
+    test_retrieval_concurrency.test_concurrent_retrievals_each_get_their_own_top_k(pg_assistant)
 
 
 # --- incremental indexing and removal --------------------------------------------------------
