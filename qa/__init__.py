@@ -24,6 +24,7 @@ from qa.errors import (
     ModelFileError,
     QAError,
     SettingsError,
+    StoreError,
 )
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidQuestionError",
     "ArticleError",
     "IndexBuildError",
+    "StoreError",
     "BackendError",
     "BackendNotInstalledError",
     "BackendConfigError",

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,10 +14,10 @@ from qa.backends import build_generator
 from qa.chat import Chat
 from qa.corpus import Article, find_article_files, load_articles, read_article
 from qa.embedding import MiniLMEmbedding
-from qa.errors import ArticleError, IndexBuildError
-from qa.index import ArticleIndex, ArticleRecord, IndexReport, Progress
+from qa.errors import ArticleError
+from qa.index import ArticleRecord, IndexReport, Progress, open_index
 from qa.ranking import build_ranker
-from qa.retrieval import HybridRetriever, Passage
+from qa.retrieval import Passage, PassageRetriever
 from qa.settings import Settings, load_settings
 
 __all__ = ["Assistant", "IndexResult"]
@@ -51,11 +48,7 @@ class Assistant:
         self.settings = settings
         self.embed_model = _embed_model or MiniLMEmbedding(
             threads=settings.embed_threads, embed_batch_size=settings.embed_batch_size)
-        self.index = ArticleIndex(
-            settings.index_dir, self.embed_model, settings.chunk_size, settings.chunk_overlap,
-            vector_index_min_chunks=settings.vector_index_min_chunks,
-            full_text_min_chunks=settings.full_text_min_chunks,
-            nprobes=settings.vector_nprobes, refine_factor=settings.vector_refine_factor)
+        self.index, self.library = open_index(settings, self.embed_model)
         self._generator = build_generator(settings)
         self._built: Answerer | None = None
         self._answerer_lock = threading.Lock()
@@ -101,8 +94,8 @@ class Assistant:
         return self._ready().retriever.retrieve(query, top_k or self.settings.top_k)
 
     @property
-    def retriever(self) -> HybridRetriever:
-        """The hybrid BM25 + vector retriever over the current index."""
+    def retriever(self) -> PassageRetriever:
+        """The hybrid keyword + vector retriever over the current index."""
         return self._ready().retriever
 
     def chat(self) -> Chat:
@@ -114,17 +107,33 @@ class Assistant:
         """The indexed articles."""
         return self.index.articles()
 
+    def article_body(self, record: ArticleRecord) -> str | None:
+        """The current body of an indexed article (citation offsets index into it): from its
+        file, else the library's copy, else the seeds (a shared store's records name files on
+        the machine that indexed them); None if none can be read."""
+        found = [Path(record.source)] if Path(record.source).is_file() else []
+        if not found:
+            article = self.library.read(record.article_id)
+            if article is not None:
+                return article.body
+            seeds = self.settings.seeds_dir
+            found = [p for p in find_article_files([seeds]) if p.stem == record.article_id] \
+                if seeds.is_dir() else []
+        try:
+            return read_article(found[0]).body if found else None
+        except ArticleError:
+            return None
+
     def add_articles(self, paths: Iterable[str | Path],
                      progress: Progress | None = None) -> IndexResult:
         """Add or update articles from files and folders, and index them.
 
         Files that cannot be read are skipped and reported in ``IndexResult.skipped``; a path
         that does not exist raises ArticleError. A copy of each article is kept in the data
-        directory, so the index can be rebuilt without the originals.
+        directory (or the PostgreSQL store), so the index can be rebuilt without the originals.
         """
         files = find_article_files(paths)
         skipped: list[ArticleError] = []
-        store = self.settings.articles_dir
         readable = []
         for path in files:
             try:
@@ -133,34 +142,15 @@ class Assistant:
                 skipped.append(problem)
                 continue
             readable.append(path)
-        copied: list[tuple[Path, bytes | None]] = []
-        try:
-            store.mkdir(parents=True, exist_ok=True)
-            for path in readable:
-                target = store / path.name
-                copied.append((target, target.read_bytes() if target.exists() else None))
-                _write_atomically(target, path.read_bytes())
+        with self.library.adding(readable):  # undone if indexing fails
             result = self.reindex(progress=progress)
-        except OSError as exc:
-            _undo_copies(copied)
-            raise IndexBuildError(
-                f"cannot copy the articles into the library in {store} ({exc.strerror or exc}); "
-                "nothing was added and the previous index is unchanged. Free some space or make "
-                "it writable, or point QA_DATA_DIR (--data-dir) at another folder") from exc
-        except IndexBuildError:
-            _undo_copies(copied)  # the library stays as the index has it
-            raise
         result.skipped = skipped + result.skipped
         return result
 
     def remove_article(self, article_id: str) -> IndexResult:
         """Remove an added article (by id) from the library and the index."""
-        removed = [p for p in find_article_files([self.settings.articles_dir])
-                   if p.stem == article_id] if self.settings.articles_dir.exists() else []
-        if not removed:
+        if not self.library.remove(article_id):
             raise ArticleError(article_id, "no added article has this id (seed articles stay)")
-        for path in removed:
-            path.unlink()
         return self.reindex()
 
     def reindex(self, progress: Progress | None = None, rebuild: bool = False) -> IndexResult:
@@ -177,10 +167,14 @@ class Assistant:
         return IndexResult(report, skipped)
 
     def _library(self) -> tuple[list[Article], list[ArticleError]]:
-        folders = [d for d in (self.settings.seeds_dir, self.settings.articles_dir) if d.is_dir()]
-        articles, skipped = load_articles(folders) if folders else ([], [])
-        by_id = {article.article_id: article for article in articles}  # added ones win
-        return list(by_id.values()), skipped
+        # The library first: a build that held the lock lists it at once, before another
+        # `qa index` waiting for the lock can add to it (reading the seeds can be slow while
+        # the warm-up thread imports).
+        added, unreadable = self.library.load()
+        seeds, skipped = (load_articles([self.settings.seeds_dir]) if self.settings.seeds_dir.is_dir()
+                          else ([], []))
+        by_id = {article.article_id: article for article in seeds + added}  # added ones win
+        return list(by_id.values()), skipped + unreadable
 
     def _load(self) -> None:
         """Answer from the index as it is now (opened on the next question)."""
@@ -194,31 +188,11 @@ class Assistant:
     def _ready(self) -> Answerer:
         with self._answerer_lock:
             if self._built is None:
-                retriever = HybridRetriever(self.index.open_store(), self.index.bm25_folder(),
-                                            self.embed_model, self.settings.candidates_per_retriever)
+                retriever = self.index.retriever(self.embed_model,
+                                                 self.settings.candidates_per_retriever)
                 ranker = build_ranker(self.settings.ranker, retriever.term_weight,
                                       self.embed_model.embed)
                 self._built = Answerer(self.settings, retriever, self.embed_model,
                                        self._generator, ranker)
             return self._built
 
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
-def _undo_copies(copied: list[tuple[Path, bytes | None]]) -> None:
-    """Put the library back as it was before an add that failed (as far as a full disk lets)."""
-    for target, previous in reversed(copied):
-        with contextlib.suppress(OSError):
-            if previous is None:
-                target.unlink(missing_ok=True)
-            else:
-                _write_atomically(target, previous)

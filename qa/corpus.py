@@ -21,6 +21,7 @@ __all__ = [
     "Article",
     "ARTICLE_SUFFIXES",
     "read_article",
+    "parse_article",
     "find_article_files",
     "load_articles",
     "article_from_text",
@@ -108,7 +109,7 @@ def _decode(path: Path, raw: bytes) -> str:
         ) from exc
 
 
-def _html_article(path: Path, html: str) -> Article:
+def _html_article(path: Path, html: str, source: str) -> Article:
     # BeautifulSoup rather than a regex: real pages nest scripts, comments and entities.
     from bs4 import BeautifulSoup
 
@@ -129,7 +130,7 @@ def _html_article(path: Path, html: str) -> Article:
         block.insert_after("\n\n")
     blocks = (" ".join(block.split()) for block in re.split(r"\n\s*\n", container.get_text()))
     paragraphs = "\n\n".join(block for block in blocks if block)
-    return article_from_text(path.stem, paragraphs, source=str(path), title=title or None,
+    return article_from_text(path.stem, paragraphs, source=source, title=title or None,
                              published=published)
 
 
@@ -167,10 +168,17 @@ def read_article(path: str | Path) -> Article:
         raw = path.read_bytes()
     except OSError as exc:
         raise ArticleError(path, f"cannot be read ({exc.strerror})") from exc
+    return parse_article(path, raw)
+
+
+def parse_article(path: Path, raw: bytes, source: str | None = None) -> Article:
+    """An article from a file's bytes: ``path`` gives its id (the stem) and type (the suffix),
+    ``source`` where it is kept (default: ``path``). Raises ArticleError for binary or non-UTF-8."""
     text = _decode(path, raw)
+    source = str(path) if source is None else source
     if path.suffix.lower() in (".html", ".htm"):
-        return _html_article(path, text)
-    return article_from_text(path.stem, text, source=str(path))
+        return _html_article(path, text, source)
+    return article_from_text(path.stem, text, source=source)
 
 
 def find_article_files(paths: Iterable[str | Path]) -> list[Path]:

@@ -4,6 +4,7 @@
     ├── InvalidQuestionError      the question is empty or too long
     ├── ArticleError              an article file is missing, unreadable, or not text
     ├── IndexBuildError           building or loading the index failed (the last whole index is kept)
+    ├── StoreError                the PostgreSQL store (QA_STORE_URL) is malformed, unreachable or refused
     ├── BackendError              an answer backend cannot run
     │   ├── BackendNotInstalledError   its optional package is missing (names the extra)
     │   ├── BackendConfigError         a required setting is missing (names the variable)
@@ -22,6 +23,7 @@ __all__ = [
     "InvalidQuestionError",
     "ArticleError",
     "IndexBuildError",
+    "StoreError",
     "BackendError",
     "BackendNotInstalledError",
     "BackendConfigError",
@@ -51,6 +53,12 @@ class ArticleError(QAError):
 
 class IndexBuildError(QAError):
     """The index could not be built or loaded; the last complete index is left as it was."""
+
+
+class StoreError(QAError):
+    """The chunk store named by QA_STORE_URL cannot be used: the URL is malformed, the server
+    cannot be reached or refuses the connection, or lacks the ``vector`` extension. qa never
+    falls back to the embedded store in its place."""
 
 
 class BackendError(QAError):

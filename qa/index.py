@@ -26,7 +26,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from llama_index.core.schema import TextNode
 
@@ -34,11 +34,17 @@ from qa.chunking import CHUNK_FORMAT, chunk_articles
 from qa.corpus import Article
 from qa.embedding import MODEL_NAME, MiniLMEmbedding
 from qa.errors import IndexBuildError
+from qa.library import FolderLibrary, Library
 
 if TYPE_CHECKING:  # imported when a store is opened: LanceDB is slow to import
+    from llama_index.core.vector_stores.types import BasePydanticVectorStore
+
+    from qa.retrieval import HybridRetriever, PassageRetriever
+    from qa.settings import Settings
     from qa.store import ChunkStore
 
-__all__ = ["ArticleIndex", "ArticleRecord", "IndexReport", "Progress"]
+__all__ = ["ArticleIndex", "ArticleRecord", "IndexReport", "Progress", "SearchIndex", "open_index",
+           "plan_changes", "article_records", "embed_and_add"]
 
 MANIFEST_FORMAT = 1
 _log = logging.getLogger(__name__)
@@ -73,6 +79,90 @@ class IndexReport:
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
+
+
+class SearchIndex(Protocol):
+    """What the Assistant needs of an index; ``ArticleIndex`` (LanceDB files) and
+    ``qa.pgstore.PostgresIndex`` (PostgreSQL) are the two, chosen by ``open_index``."""
+
+    def exists(self) -> bool:
+        """True once a build has completed."""
+
+    def articles(self) -> list[ArticleRecord]:
+        """The indexed articles, by id."""
+
+    def chunks(self) -> list[TextNode]:
+        """Every indexed chunk, without vectors."""
+
+    def sync(self, articles: list[Article] | Callable[[], list[Article]],
+             progress: Progress | None = None, rebuild: bool = False) -> IndexReport:
+        """Index exactly ``articles`` (or what a function listing them returns, called once no
+        other build runs); readers see the index before or after, never part of it."""
+
+    def retriever(self, embed_model: MiniLMEmbedding, candidates: int) -> PassageRetriever:
+        """Hybrid (keyword + vector) retrieval over the index."""
+
+
+def open_index(settings: Settings, embed_model: MiniLMEmbedding) -> tuple[SearchIndex, Library]:
+    """The index and the library of added articles that ``settings`` choose: PostgreSQL when
+    ``store_url`` (QA_STORE_URL) is set, else LanceDB files under ``data_dir``."""
+    if settings.store_url is not None:
+        from qa.pgstore import open_postgres  # needs the 'postgres' extra; it says so if missing
+
+        return open_postgres(settings, embed_model)
+    index = ArticleIndex(
+        settings.index_dir, embed_model, settings.chunk_size, settings.chunk_overlap,
+        vector_index_min_chunks=settings.vector_index_min_chunks,
+        full_text_min_chunks=settings.full_text_min_chunks,
+        nprobes=settings.vector_nprobes, refine_factor=settings.vector_refine_factor)
+    return index, FolderLibrary(settings.articles_dir)
+
+
+def plan_changes(previous: dict[str, ArticleRecord], wanted: dict[str, Article]) -> IndexReport:
+    """Which of ``wanted`` are new, edited (by content hash) or unchanged against the index's
+    ``previous`` records, and which indexed articles are no longer wanted."""
+    report = IndexReport()
+    for article_id, article in wanted.items():
+        record = previous.get(article_id)
+        if record is None:
+            report.added.append(article_id)
+        elif record.content_hash != article.content_hash:
+            report.updated.append(article_id)
+        else:
+            report.unchanged.append(article_id)
+    report.removed = sorted(set(previous) - set(wanted))
+    return report
+
+
+def article_records(wanted: dict[str, Article], nodes: list[TextNode],
+                    previous: dict[str, ArticleRecord]) -> dict[str, ArticleRecord]:
+    """The records of ``wanted`` after a build that embedded ``nodes`` (the rest kept their chunks)."""
+    counts: dict[str, int] = {}
+    for node in nodes:
+        counts[node.ref_doc_id] = counts.get(node.ref_doc_id, 0) + 1
+    return {
+        article_id: ArticleRecord(
+            article_id=article_id, title=article.title,
+            published=article.published.isoformat() if article.published else "",
+            source=article.source, content_hash=article.content_hash,
+            chunks=counts.get(article_id, previous.get(article_id).chunks
+                              if article_id in previous else 0),
+        )
+        for article_id, article in wanted.items()
+    }
+
+
+def embed_and_add(embed_model: MiniLMEmbedding, store: BasePydanticVectorStore,
+                  nodes: list[TextNode], progress: Progress | None) -> None:
+    """Embed ``nodes`` in batches and add them to ``store``, reporting progress."""
+    for first in range(0, len(nodes), _ADD_BATCH):
+        batch = nodes[first:first + _ADD_BATCH]
+        vectors = embed_model.embed([n.get_content(metadata_mode="embed") for n in batch])
+        for node, vector in zip(batch, vectors):
+            node.embedding = vector.tolist()
+        store.add(batch)
+        if progress:
+            progress(first + len(batch), len(nodes))
 
 
 @dataclass
@@ -206,6 +296,18 @@ class ArticleIndex:
         store.pin(manifest.table_version)
         return store
 
+    def chunks(self) -> list[TextNode]:
+        """Every chunk of the last complete build, without vectors."""
+        store = self.open_store()
+        return store.all_nodes() if store else []
+
+    def retriever(self, embed_model: MiniLMEmbedding, candidates: int) -> HybridRetriever:
+        """Hybrid retrieval over the last complete build (BM25 or the store's full-text index,
+        and the store's vectors)."""
+        from qa.retrieval import HybridRetriever
+
+        return HybridRetriever(self.open_store(), self.bm25_folder(), embed_model, candidates)
+
     def bm25_folder(self) -> Path | None:
         """Folder of the persisted BM25 index of the last complete build."""
         manifest = self._manifest()
@@ -273,17 +375,8 @@ class ArticleIndex:
             and (old.chunk_size, old.chunk_overlap) == (self.chunk_size, self.chunk_overlap)
             and old.chunk_format == CHUNK_FORMAT  # the store's columns follow the chunks' metadata
         )
-        report = IndexReport()
         previous = old.articles if (old and same_layout) else {}
-        for article_id, article in wanted.items():
-            record = previous.get(article_id)
-            if record is None:
-                report.added.append(article_id)
-            elif record.content_hash != article.content_hash:
-                report.updated.append(article_id)
-            else:
-                report.unchanged.append(article_id)
-        report.removed = sorted(set(previous) - set(wanted))
+        report = plan_changes(previous, wanted)
         if old is not None and old.articles and not same_layout:
             report.removed = []  # a full rebuild: everything counts as added, nothing removed
         if same_layout and not report.changed and self._search_indexes_match(old):
@@ -304,22 +397,9 @@ class ArticleIndex:
 
         to_embed = [wanted[i] for i in report.added + report.updated]
         nodes = chunk_articles(to_embed, self.chunk_size, self.chunk_overlap)
-        self._embed_and_add(store, nodes, progress)
+        embed_and_add(self.embed_model, store, nodes, progress)
         report.chunks_embedded = len(nodes)
-
-        counts: dict[str, int] = {}
-        for node in nodes:
-            counts[node.ref_doc_id] = counts.get(node.ref_doc_id, 0) + 1
-        records = {
-            article_id: ArticleRecord(
-                article_id=article_id, title=article.title,
-                published=article.published.isoformat() if article.published else "",
-                source=article.source, content_hash=article.content_hash,
-                chunks=counts.get(article_id, previous.get(article_id).chunks
-                                  if article_id in previous else 0),
-            )
-            for article_id, article in wanted.items()
-        }
+        records = article_records(wanted, nodes, previous)
         bm25_dir = None
         if store.has_table:
             store.ensure_vector_index(self.vector_index_min_chunks)
@@ -353,17 +433,6 @@ class ArticleIndex:
 
         return open_chunk_store(self.folder / store_dir, nprobes=self.nprobes,
                                 refine_factor=self.refine_factor)
-
-    def _embed_and_add(self, store: ChunkStore, nodes: list[TextNode],
-                       progress: Progress | None) -> None:
-        for first in range(0, len(nodes), _ADD_BATCH):
-            batch = nodes[first:first + _ADD_BATCH]
-            vectors = self.embed_model.embed([n.get_content(metadata_mode="embed") for n in batch])
-            for node, vector in zip(batch, vectors):
-                node.embedding = vector.tolist()
-            store.add(batch)
-            if progress:
-                progress(first + len(batch), len(nodes))
 
     def _write_bm25(self, store: ChunkStore, table_version: int | None) -> str | None:
         nodes = store.all_nodes()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # imported when first used: LanceDB and bm25s are slow to imp
 
     from qa.store import ChunkStore
 
-__all__ = ["Passage", "HybridRetriever", "build_bm25"]
+__all__ = ["Passage", "PassageRetriever", "HybridRetriever", "build_bm25", "fuse"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,34 @@ def build_bm25(nodes: list[BaseNode]) -> BM25Retriever:
     )
 
 
+class PassageRetriever(Protocol):
+    """What answering needs of retrieval; ``HybridRetriever`` (BM25 + LanceDB) and
+    ``qa.pgstore.PostgresRetriever`` (PostgreSQL full text + pgvector) provide it."""
+
+    def retrieve(self, query: str, top_k: int) -> list[Passage]:
+        """The ``top_k`` best passages for ``query``, best first."""
+
+    def term_weight(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term over the chunks."""
+
+    def previous_passage(self, passage: Passage) -> Passage | None:
+        """The chunk before ``passage`` in its article (None for an article's first chunk)."""
+
+
+def fuse(retrievers: list[BaseRetriever], candidates: int) -> QueryFusionRetriever:
+    """Keyword and vector retrievers (``candidates`` hits each) fused by reciprocal rank."""
+    return QueryFusionRetriever(
+        retrievers,
+        mode="reciprocal_rerank",
+        num_queries=1,  # no query rewriting, so the LLM below is never called
+        # Every fused hit (at most all lists); callers cut to their top_k, rather than setting
+        # this per call, which concurrent requests would race on.
+        similarity_top_k=len(retrievers) * candidates,
+        use_async=False,
+        llm=MockLLM(),
+    )
+
+
 class HybridRetriever:
     """Top passages for a query from BM25 + vectors, fused with reciprocal rank fusion."""
 
@@ -132,16 +160,7 @@ class HybridRetriever:
             self._store = store
             self._documents = store.count()
             keyword = _FullTextRetriever(store, candidates)
-        self._fusion = QueryFusionRetriever(
-            [vector, keyword],
-            mode="reciprocal_rerank",
-            num_queries=1,  # no query rewriting, so the LLM below is never called
-            # Every fused hit (at most both lists); ``retrieve`` cuts to its top_k, rather than
-            # setting this per call, which concurrent requests would race on.
-            similarity_top_k=2 * candidates,
-            use_async=False,
-            llm=MockLLM(),
-        )
+        self._fusion = fuse([vector, keyword], candidates)
 
     def document_frequency(self, term: str) -> int | None:
         """How many chunks contain a stemmed term (None while the index is empty)."""

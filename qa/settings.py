@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         default_factory=lambda: resource_dir("seeds"),
         description="Articles indexed on first use (the five seed articles shipped with qa).",
     )
+    store_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL (with the pgvector extension) holding the index and the added "
+        "articles, as postgresql://USER:PASSWORD@HOST:PORT/DATABASE; several qa processes may "
+        "share it. Unset: the embedded LanceDB store under data_dir. Needs the 'postgres' extra.",
+    )
     prompts_dir: Path = Field(
         default_factory=lambda: resource_dir("prompts"),
         description="Folder of prompt templates, loaded by file name.",
@@ -167,6 +173,13 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_base_url_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("store_url")
+    @classmethod
+    def _blank_store_url_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        # A URL's form is checked when the store opens (qa.pgstore), where the message can
+        # show it with the password masked.
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @property
     def index_dir(self) -> Path:

@@ -4,9 +4,10 @@ Why LanceDB: it is embedded (a folder, no server), keeps vectors, text and metad
 in columnar files that load lazily (``Assistant()`` opens a million-chunk table without reading
 it), scans 384-d vectors in native code, keeps an approximate vector index (IVF-HNSW-SQ) and a
 full-text index beside the data for large corpora, and every write is an atomic, numbered
-table version, which is how an interrupted build is discarded (see ``qa.index``). A server
-store (PostgreSQL + pgvector, not offered yet) fits the same ``BasePydanticVectorStore``
-interface.
+table version, which is how an interrupted build is discarded (see ``qa.index``). For
+several machines, ``QA_STORE_URL`` chooses the server store instead: PostgreSQL + pgvector
+through llama-index's ``PGVectorStore`` (``qa.pgstore``), behind the same interface
+(``qa.index.open_index``).
 """
 
 from __future__ import annotations

@@ -167,9 +167,8 @@ class ArticleTexts:
             cached = self._cache.get(article_id)
         if cached and cached[0] == record.content_hash:
             return cached[1]
-        try:
-            body = read_article(Path(record.source)).body
-        except ArticleError:
+        body = self._pool.default.article_body(record)
+        if body is None:
             return None
         with self._lock:
             self._cache[article_id] = (record.content_hash, body)

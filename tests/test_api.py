@@ -13,7 +13,7 @@ def test_public_names_are_exactly_these():
         "Assistant", "Chat", "Answer", "Citation", "Settings", "IndexResult", "ABSTAIN_TEXT",
         "QAError", "InvalidQuestionError", "ArticleError", "IndexBuildError", "BackendError",
         "BackendNotInstalledError", "BackendConfigError", "BackendUnavailableError",
-        "AnswerInterruptedError", "ModelFileError", "SettingsError",
+        "AnswerInterruptedError", "ModelFileError", "SettingsError", "StoreError",
     ])
     for name in qa.__all__:
         assert getattr(qa, name) is not None
