@@ -23,6 +23,7 @@ import pytest
 
 from qa.assistant import Assistant
 from qa.errors import ArticleError, IndexBuildError, StoreError
+from qa.pgstore import CHUNKS_TABLE
 from tests import test_answering, test_retrieval_concurrency
 from tests.browser.qa_server import running_server, seed_article_count
 from tests.pg_server import running_postgres
@@ -131,6 +132,15 @@ _ASKING_TESTS = [function for name, function in inspect.getmembers(test_answerin
 @pytest.mark.parametrize("check", _ASKING_TESTS, ids=[f.__name__ for f in _ASKING_TESTS])
 def test_the_answering_tests_pass_on_postgres(check, pg_assistant):
     check(pg_assistant)
+
+
+def test_dense_search_has_an_hnsw_index_also_on_a_database_made_without_one(store_url):
+    index = f"{CHUNKS_TABLE}_embedding_idx"
+    [(definition,)] = _query(store_url, f"SELECT indexdef FROM pg_indexes WHERE indexname = '{index}'")
+    assert "USING hnsw" in definition and "vector_cosine_ops" in definition
+    _query(store_url, f"DROP INDEX {index}")  # as a database qa made before it built one
+    assert "November 7" in Assistant(backend="extractive").ask(BLAIR_HOUSE).text
+    assert _query(store_url, f"SELECT 1 FROM pg_indexes WHERE indexname = '{index}'") == [(1,)]
 
 
 def test_concurrent_retrievals_on_postgres_each_get_their_own_top_k(pg_assistant):
