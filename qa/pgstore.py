@@ -547,10 +547,7 @@ class PostgresRetriever:
 
     def term_weight(self, term: str) -> float:
         """Inverse document frequency of a stemmed term over the chunks."""
-        frequency = self.document_frequency(term)
-        if frequency is None:
-            return 1.0
-        return idf_weight(frequency, self._documents)
+        return idf_weight(self.document_frequency(term), self._documents)
 
     def previous_passage(self, passage: Passage) -> Passage | None:
         """The chunk before ``passage`` in its article; None for an article's first chunk."""

@@ -177,10 +177,7 @@ class HybridRetriever:
 
     def term_weight(self, term: str) -> float:
         """Inverse document frequency of a stemmed term over the chunks (BM25's own counts)."""
-        frequency = self.document_frequency(term)
-        if frequency is None:
-            return 1.0
-        return idf_weight(frequency, self._documents)
+        return idf_weight(self.document_frequency(term), self._documents)
 
     def previous_passage(self, passage: Passage) -> Passage | None:
         """The chunk before ``passage`` in its article, for text just before a retrieved chunk

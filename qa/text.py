@@ -48,6 +48,9 @@ def content_terms(text: str) -> list[str]:
     return terms
 
 
-def idf_weight(document_frequency: int, documents: int) -> float:
-    """BM25's inverse document frequency; a term found nowhere weighs most."""
+def idf_weight(document_frequency: int | None, documents: int) -> float:
+    """BM25's inverse document frequency; a term found nowhere weighs most. An unknown
+    frequency (``None``: no keyword index to count with) weighs 1."""
+    if document_frequency is None:
+        return 1.0
     return math.log(1.0 + (documents - document_frequency + 0.5) / (document_frequency + 0.5))
