@@ -232,7 +232,7 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
     The score mixes how much of the question the sentence covers (terms weighted by IDF), how
     much its passage covers (the context a long question pins down), embedding similarity,
     and whether the sentence holds the kind of answer asked for. A sentence lacking that kind
-    is joined with a neighbour that has it ("On June 27, ... met. Blinken held ... meetings").
+    is joined with a neighbour that has it ("On May 2, ... met. The envoy held ... talks").
     """
     if not candidates:
         return []
@@ -367,8 +367,8 @@ def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]
         passage = sentences[0].passage
         for i, first in enumerate(sentences):
             # The next sentence; or, within one paragraph, the one after that, when only the
-            # first of the three has the answer ("On June 27, ... met. The ministry ... .
-            # Blinken held ...").
+            # first of the three has the answer ("On May 2, ... met. The ministry ... .
+            # The envoy held ...").
             for j in (i + 1, i + 2):
                 if j >= len(sentences) or kinds[i] == kinds[j]:
                     continue

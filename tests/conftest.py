@@ -23,6 +23,10 @@ from evals.processes import stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
+HARBOUR_ARTICLE = ("date 2024-03-02\nQuillon Council Approves Harbour\n\nThe council of Quillon "
+                   "approved the new harbour on March 1. The harbour master, Ada Fennimore, said the "
+                   "first ships would dock there in 2026.\n")
+"""An article no seed resembles, for upload tests."""
 
 
 def _is_loopback(address: object) -> bool:

@@ -28,7 +28,7 @@ from tests import test_answering, test_retrieval_concurrency
 from tests.browser.qa_server import running_server, seed_article_count
 from tests.pg_server import running_postgres
 
-from .conftest import SEEDS
+from .conftest import HARBOUR_ARTICLE, SEEDS
 
 BLAIR_HOUSE = ("On what date did Blinken host the Armenian and Azerbaijani foreign ministers "
                "at Blair House?")
@@ -329,10 +329,7 @@ def test_two_servers_on_one_database_serve_the_same_index(store_url, tmp_path):
 
     files = tmp_path / "files"
     files.mkdir()
-    (files / "harbour.txt").write_text(
-        "date 2024-03-02\nQuillon Council Approves Harbour\n\nThe council of Quillon approved "
-        "the new harbour on March 1. The harbour master, Ada Fennimore, said the first ships "
-        "would dock there in 2026.\n", encoding="utf-8")
+    (files / "harbour.txt").write_text(HARBOUR_ARTICLE, encoding="utf-8")
     (files / "railway.txt").write_text(
         "date 2024-04-10\nOrvel Railway Reopens\n\nThe railway between Orvel and Dunmere "
         "reopened on April 9 after two years of repairs, the operator Kestrel Lines said.\n",

@@ -18,6 +18,8 @@ import pytest
 
 from tests.browser.qa_server import running_server, seed_article_count
 
+from .conftest import HARBOUR_ARTICLE
+
 QUESTION = ("On what date did Blinken host the Armenian and Azerbaijani foreign ministers "
             "at Blair House?")
 BLAIR_HOUSE_ARTICLE = "003_079379c1789fc1ad"
@@ -320,10 +322,7 @@ def test_uploads_are_checked_then_answerable(data_dir, tmp_path):
 
     files = tmp_path / "files"
     files.mkdir()
-    (files / "harbour.txt").write_text(
-        "date 2024-03-02\nQuillon Council Approves Harbour\n\n"
-        "The council of Quillon approved the new harbour on March 1. The harbour master, "
-        "Ada Fennimore, said the first ships would dock there in 2026.\n", encoding="utf-8")
+    (files / "harbour.txt").write_text(HARBOUR_ARTICLE, encoding="utf-8")
     (files / "photo.txt").write_bytes(bytes(range(256)) * 8)
     (files / "latin1.md").write_bytes("Caf\xe9 news from the harbour.\n".encode("latin-1"))
     (files / "big.txt").write_text("word " * 3_000, encoding="utf-8")
