@@ -1,14 +1,14 @@
 """The index at 10 k, 100 k and 1 M chunks: build, disk, reopen, latency, recall, memory.
 
     nice -n 19 python evals/bench_scale.py [--sizes 10000 100000 1000000] [--queries 100]
-        [--work /tmp/qa-scale] [--out evals/reports/bench_scale.json]
+        [--work /tmp/qa-scale] [--out evals/reports/bench_scale.json] [--resume]
 
 Chunks are generated and their vectors derived from real MiniLM vectors (``evals.generated``
 says how); the queries are real questions embedded by MiniLM. Each size is built once through
 qa's own ``ChunkStore`` and the index steps ``qa.index`` runs, then every measurement runs in
 a fresh process, so peak memory (``ru_maxrss``) belongs to that step alone:
 
-- build: writing the chunks, the vector index (IVF-HNSW-SQ, qa's choice; IVF-SQ beside it on
+- build: writing the chunks, the vector index (IVF-SQ, qa's choice; IVF-HNSW-SQ beside it on
   a copy), LanceDB's full-text index, and llama-index's in-memory BM25 (the alternative);
 - open: reopening the store and the hybrid retriever, with either keyword side;
 - dense top-10: exact scan against the vector index (recall@10, ties counted as hits);
@@ -120,8 +120,8 @@ def stage_build(folder: Path, size: int) -> dict:
         article += _BATCH_ARTICLES
     result = {"chunks": written, "articles": len(records), "generate_s": generate, "write_s": write}
     result["table_mb"] = _size_mb(folder / "lance-1")
-    # IVF-SQ beside qa's IVF-HNSW-SQ, on a copy of the table (same data, same queries later).
-    shutil.copytree(folder / "lance-1", folder / "lance-ivfsq")
+    # IVF-HNSW-SQ beside qa's IVF-SQ, on a copy of the table (same data, same queries later).
+    shutil.copytree(folder / "lance-1", folder / "lance-hnsw")
     _, result["vector_index_s"], result["vector_index_cpu_s"] = _timed(store.ensure_vector_index, 1)
     _, result["full_text_index_s"], result["full_text_index_cpu_s"] = _timed(store.ensure_text_index)
     result["store_mb"] = _size_mb(folder / "lance-1")
@@ -132,18 +132,19 @@ def stage_build(folder: Path, size: int) -> dict:
     return result
 
 
-def stage_ivfsq(folder: Path) -> dict:
+def stage_hnsw(folder: Path) -> dict:
+    """The alternative vector index: IVF-HNSW-SQ (HNSW inside each partition), same partitions."""
     import math
 
-    from lancedb.index import IvfSq
+    from lancedb.index import HnswSq
 
     from qa.store import open_chunk_store
 
-    store = open_chunk_store(folder / "lance-ivfsq")
+    store = open_chunk_store(folder / "lance-hnsw")
     partitions = max(1, int(math.sqrt(store.count())))
-    config = IvfSq(distance_type="l2", num_partitions=partitions)
+    config = HnswSq(distance_type="l2", num_partitions=partitions)
     _, wall, cpu = _timed(lambda: store.table.create_index("vector", config=config))
-    return {"ivfsq_index_s": wall, "ivfsq_index_cpu_s": cpu, "ivfsq_peak_mb": _peak_mb()}
+    return {"hnsw_index_s": wall, "hnsw_index_cpu_s": cpu, "hnsw_peak_mb": _peak_mb()}
 
 
 def stage_bm25(folder: Path) -> dict:
@@ -300,18 +301,31 @@ def _stage(*args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_size(work: Path, size: int, queries: int) -> dict:
+def _built_stage(folder: Path, resume: bool, *args: str) -> dict:
+    """A build stage's figures: run it, or with ``resume`` reuse those of its last whole run
+    (kept beside the index it built; at 1 M chunks the builds take most of the half hour)."""
+    record = folder / f"stage-{args[0]}.json"
+    if resume and record.exists():
+        return json.loads(record.read_text())
+    result = _stage(args[0], str(folder), *args[1:])
+    record.write_text(json.dumps(result))
+    return result
+
+
+def run_size(work: Path, size: int, queries: int, resume: bool = False) -> dict:
     folder = work / f"chunks-{size}"
     result = {"size": size}
     print(f"[{size}] build", flush=True)
-    result.update(_stage("build", str(folder), str(size)))
+    if not (resume and (folder / "stage-build.json").exists()):
+        resume = False  # a new build: nothing after it can be reused
+    result.update(_built_stage(folder, resume, "build", str(size)))
     print(f"[{size}] {result}", flush=True)
-    result.update(_stage("ivfsq", str(folder)))
-    result.update(_stage("bm25", str(folder)))
+    result.update(_built_stage(folder, resume, "hnsw"))
+    result.update(_built_stage(folder, resume, "bm25"))
     print(f"[{size}] indexes built", flush=True)
     result["query_fts"] = _stage("query", str(folder), "fts", str(queries), "1", "lance-1")
     result["query_bm25"] = _stage("query", str(folder), "bm25", str(queries), "0", "lance-1")
-    result["query_ivfsq"] = _stage("query", str(folder), "fts", str(queries), "1", "lance-ivfsq")
+    result["query_hnsw"] = _stage("query", str(folder), "fts", str(queries), "1", "lance-hnsw")
     result.update(_stage("assistant", str(folder)))
     print(f"[{size}] {json.dumps(result)}", flush=True)
     return result
@@ -323,6 +337,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--work", type=Path, default=Path("/tmp/qa-scale"))
     parser.add_argument("--out", type=Path, default=REPO / "evals" / "reports" / "bench_scale.json")
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse the chunks and indexes built by an earlier run in --work, "
+                        "with that run's build figures; measure the rest again")
     parser.add_argument("--stage", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage:
@@ -330,8 +347,8 @@ def main() -> None:
         folder = Path(folder)
         if name == "build":
             result = stage_build(folder, int(rest[0]))
-        elif name == "ivfsq":
-            result = stage_ivfsq(folder)
+        elif name == "hnsw":
+            result = stage_hnsw(folder)
         elif name == "bm25":
             result = stage_bm25(folder)
         elif name == "query":
@@ -342,7 +359,7 @@ def main() -> None:
         return
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     for size in args.sizes:
-        results[str(size)] = run_size(args.work, size, args.queries)
+        results[str(size)] = run_size(args.work, size, args.queries, args.resume)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1))
     print(f"wrote {args.out}")

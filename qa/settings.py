@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     # --- the index at scale (measured in evals/bench_scale.py) -----------------------------
     vector_index_min_chunks: int = Field(
         default=50_000, ge=1,
-        description="Chunks from which an approximate vector index (LanceDB IVF-HNSW-SQ) is built; "
+        description="Chunks from which an approximate vector index (LanceDB IVF-SQ) is built; "
         "below, every query scans all vectors, which is exact and fast enough.",
     )
     full_text_min_chunks: int = Field(

@@ -31,6 +31,8 @@ def test_past_the_threshold_the_vector_index_is_built_and_finds_the_right_chunk(
     assistant.reindex()  # no article changed: a lowered threshold takes effect all the same
     store = assistant.index.open_store()
     assert store.vector_index_rows() == SEED_CHUNKS
+    # IVF-SQ, chosen over IVF-HNSW-SQ by evals/bench_scale.py at 100 k and 1 M chunks
+    assert [i.index_type for i in store.table.list_indices() if "vector" in i.columns] == ["IvfSq"]
     chunk = next(n for n in store.all_nodes() if "Blair House" in n.text)
     assert _dense_top(assistant, chunk.text) == chunk.node_id
     answer = assistant.ask("On what date did Blinken meet the foreign ministers at Blair House?")
