@@ -256,7 +256,7 @@ class ArticleIndex:
     def __init__(self, folder: Path, embed_model: MiniLMEmbedding, chunk_size: int,
                  chunk_overlap: int, *, vector_index_min_chunks: int = 50_000,
                  full_text_min_chunks: int = 50_000, nprobes: int = 20,
-                 refine_factor: int | None = 5) -> None:
+                 refine_factor: int | None = 2) -> None:
         self.folder = folder
         self.embed_model = embed_model
         self.chunk_size = chunk_size

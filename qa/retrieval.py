@@ -174,6 +174,7 @@ class HybridRetriever:
         self._corpus_position: dict[str, int] | None = None
         if store is None or (bm25_folder is None and not store.has_text_index()):
             return
+        store.prewarm()
         vector = VectorStoreIndex.from_vector_store(store, embed_model=embed_model).as_retriever(
             similarity_top_k=candidates
         )

@@ -113,7 +113,7 @@ class Settings(BaseSettings):
         default=20, ge=1, description="Partitions of the vector index a query searches."
     )
     vector_refine_factor: int = Field(
-        default=5, ge=1,
+        default=2, ge=1,
         description="The vector index proposes this many times top-k candidates, re-ranked by "
         "their exact vectors.",
     )
