@@ -208,13 +208,14 @@ class Answerer:
     def _messages(self, context: _Context, history: Sequence[Turn]) -> list[Message]:
         prompts = self.settings.prompts_dir
         passage_template = load_prompt(prompts, "passage")
+        read = self.generator.passage_sentences if self.generator else 0
         shown = "\n".join(
             passage_template.format(
                 number=n, title=p.title,
                 published=p.published.isoformat() if p.published else "unknown",
-                text=_annotate_weekdays(p.text, p),
+                text=_annotate_weekdays(_passage_text(p, context.evidence, read), p),
             ).strip()
-            for n, p in enumerate(context.passages, start=1)
+            for n, p in enumerate(context.passages[:self._passages_read], start=1)
         )
         system = load_prompt(prompts, "answer_system").strip()
         messages: list[Message] = [{"role": "system", "content": system}]
@@ -224,6 +225,10 @@ class Answerer:
         messages.append({"role": "user", "content": load_prompt(prompts, "answer_user").format(
             passages=shown, question=context.question).strip()})
         return messages
+
+    @property
+    def _passages_read(self) -> int | None:
+        return self.generator.max_passages if self.generator else None
 
     def _interrupted(self, context: _Context, error: AnswerInterruptedError) -> Answer:
         """The extractive answer, saying why, when the model stopped half-way through its
@@ -317,6 +322,23 @@ def _best_passages(pool: list[Passage], evidence: list[Evidence], top_k: int) ->
             break
         chosen.setdefault(passage.chunk_id, passage)
     return list(chosen.values())
+
+
+def _passage_text(passage: Passage, evidence: list[Evidence], best: int) -> str:
+    """The passage's text, or (``best`` > 0) only its sentences among the ``best`` top-ranked
+    evidence sentences, in reading order (its own best sentence when none of them is in it)."""
+    if best <= 0:
+        return passage.text
+    own = [e for e in evidence if e.passage.chunk_id == passage.chunk_id]
+    chosen = [e for e in own if any(e is top for top in evidence[:best])] or own[:1]
+    spans = sorted((e.start - passage.start, e.end - passage.start) for e in chosen)
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return " … ".join(passage.text[start:end] for start, end in merged) or passage.text
 
 
 def _citation(marker: int, evidence: Evidence) -> Citation:

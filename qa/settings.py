@@ -158,7 +158,20 @@ class Settings(BaseSettings):
             "eval questions, more with chat history) plus the answer must fit."
         ),
     )
-    local_threads: int = Field(default=0, ge=0, description="CPU threads for llama.cpp (0 = all).")
+    local_threads: int = Field(
+        default=0, ge=0, description="CPU threads for llama.cpp (0 = every CPU this process may use).")
+    local_passages: int = Field(
+        default=3, ge=1, le=50,
+        description="Of the top_k passages, how many the local model reads (the best first): on "
+        "the CPU each costs about 1 s of prompt time before the first word (measured in "
+        "evals/bench_models.py; on the dev questions the best 3 hold the gold sentence as often "
+        "as 5).",
+    )
+    local_passage_sentences: int = Field(
+        default=0, ge=0,
+        description="When > 0, each passage the local model reads holds only its sentences among "
+        "the N best-ranked evidence sentences (a shorter prompt); 0: whole passages.",
+    )
 
     # --- serving -----------------------------------------------------------------------------
     api_token: SecretStr | None = Field(

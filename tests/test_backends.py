@@ -71,6 +71,34 @@ def test_local_backend_answers_with_smollm2(seed_index_dir):
     assert "2022" not in answer.text
 
 
+def test_local_model_reads_only_its_best_passages(seed_index_dir):
+    assistant = Assistant(data_dir=seed_index_dir, backend="local", local_model="smollm2-135m",
+                          top_k=5, local_passages=2)
+    answerer = assistant._answerer
+    context = answerer._context(BLAIR_HOUSE, [])
+    prompt = answerer._messages(context, [])[-1]["content"]
+    assert len(context.passages) == 5
+    assert "[2] " in prompt and "[3] " not in prompt
+    assert context.passages[0].title in prompt
+    # Its answer is still verified against every passage of the answer step.
+    _, answer = _generated(assistant, BLAIR_HOUSE)
+    assert_citations_are_verbatim(answer)
+
+
+def test_local_model_may_read_only_the_best_sentences(seed_index_dir):
+    whole = Assistant(data_dir=seed_index_dir, backend="local", local_model="smollm2-135m")
+    best = whole.using(local_passage_sentences=1)
+    context = whole._answerer._context(BLAIR_HOUSE, [])
+    whole_prompt = whole._answerer._messages(context, [])[-1]["content"]
+    best_prompt = best._answerer._messages(context, [])[-1]["content"]
+    assert context.evidence[0].text in best_prompt
+    assert len(best_prompt) < len(whole_prompt)
+    # A passage holding none of the best sentences shows its own best one.
+    second = next(e for e in context.evidence if e.passage.chunk_id == context.passages[1].chunk_id)
+    assert second.text[-40:] in best_prompt  # its start may gain a date ("Monday (May 1, 2023)")
+    assert context.passages[1].text not in best_prompt
+
+
 def test_server_that_is_down_is_a_named_error(seed_index_dir):
     assistant = Assistant(data_dir=seed_index_dir, backend="openai", max_retries=0,
                           openai_base_url=f"http://127.0.0.1:{free_port()}/v1")

@@ -21,6 +21,11 @@ class TextGenerator(ABC):
     ``qa.errors.BackendError`` subclasses (never a library's own exception) on failure."""
 
     name: str = ""
+    max_passages: int | None = None
+    """How many of the answer step's passages the model reads (None: all of them)."""
+    passage_sentences: int = 0
+    """When > 0, each passage the model reads holds only its sentences among this many
+    best-ranked evidence sentences; 0: whole passages."""
 
     @abstractmethod
     def stream(self, messages: list[Message]) -> Iterator[str]:

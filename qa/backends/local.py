@@ -70,7 +70,7 @@ class LocalGenerator(TextGenerator):
         self.model_name = entry.name if entry else self.model_path.name
         chat_format = entry.chat_format if entry else None
         self._system_role = entry.system_role if entry else True
-        threads = settings.local_threads or os.cpu_count() or 1
+        threads = settings.local_threads or _usable_cpus()
         key = (str(self.model_path), settings.local_context_tokens, threads, chat_format)
         with _LOAD_LOCK:
             if key not in _LOADED:
@@ -82,6 +82,8 @@ class LocalGenerator(TextGenerator):
                 _LOADED[key] = (llama, threading.Lock())
         self._llama, self._lock = _LOADED[key]
         self._max_tokens = settings.max_answer_tokens
+        self.max_passages = settings.local_passages
+        self.passage_sentences = settings.local_passage_sentences
         self._temperature = settings.temperature
 
     def stream(self, messages: list[Message]) -> Iterator[str]:
@@ -104,6 +106,14 @@ class LocalGenerator(TextGenerator):
                     f"the prompt does not fit the local model's context ({exc}); raise "
                     "QA_LOCAL_CONTEXT_TOKENS, or lower QA_TOP_K or QA_HISTORY_TURNS"
                 ) from exc
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (a container or taskset may allow fewer than the
+    machine has; more llama.cpp threads than CPUs make its threads wait on each other)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def system_into_first_user_turn(messages: list[Message]) -> list[Message]:
