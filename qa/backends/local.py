@@ -10,12 +10,12 @@ entry whose file stores no template names the llama_cpp chat format to use inste
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from qa.backends.base import Message, TextGenerator
+from qa.embedding import usable_cpus
 from qa.errors import BackendConfigError, BackendNotInstalledError
 from qa.settings import Settings, load_settings
 
@@ -70,7 +70,8 @@ class LocalGenerator(TextGenerator):
         self.model_name = entry.name if entry else self.model_path.name
         chat_format = entry.chat_format if entry else None
         self._system_role = entry.system_role if entry else True
-        threads = settings.local_threads or _usable_cpus()
+        # more llama.cpp threads than the CPUs we may use make its threads wait on each other
+        threads = settings.local_threads or usable_cpus()
         key = (str(self.model_path), settings.local_context_tokens, threads, chat_format)
         with _LOAD_LOCK:
             if key not in _LOADED:
@@ -106,14 +107,6 @@ class LocalGenerator(TextGenerator):
                     f"the prompt does not fit the local model's context ({exc}); raise "
                     "QA_LOCAL_CONTEXT_TOKENS, or lower QA_TOP_K or QA_HISTORY_TURNS"
                 ) from exc
-
-
-def _usable_cpus() -> int:
-    """The CPUs this process may run on (a container or taskset may allow fewer than the
-    machine has; more llama.cpp threads than CPUs make its threads wait on each other)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
 
 
 def system_into_first_user_turn(messages: list[Message]) -> list[Message]:
