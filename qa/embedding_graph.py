@@ -6,7 +6,8 @@ fp32 constants at load, so every product runs in fp32, as fast as torch's and no
 rewrite, from the installed file only:
 
 * the linear layers multiply int8 by int8 (com.microsoft DynamicQuantizeMatMul on the same
-  int8 weights and scales; the activations get one scale per batch). A few input channels carry
+  int8 weights and scales; the activations get one scale per batch), query, key and value
+  in one product. A few input channels carry
   values 5-15x larger than the rest (BERT's known outlier dimensions), which would take most of
   that scale's range: those channels, found by running the packaged graph on a few calibration
   texts, are multiplied in fp32 beside the int8 product instead. Quantizing them with the rest
@@ -29,7 +30,7 @@ import numpy as np
 
 __all__ = ["cached_int8_graph", "int8_graph", "GRAPH_VERSION"]
 
-GRAPH_VERSION = 2
+GRAPH_VERSION = 3
 """Bump when the rewrite changes, so that cached graphs from an older rewrite are rebuilt."""
 
 _LINEAR_KINDS = ("query", "key", "value", "attention_output", "intermediate", "output")
@@ -123,22 +124,39 @@ def _quantized_matmuls(model, calibration_ids: list[list[int]]) -> None:
                                   numpy_helper.from_array(channels.astype(np.int64), x + "_outlier_index")])
         added += [helper.make_node("Mul", [x, x + "_inliers_mask"], [x + "_inliers"]),
                   helper.make_node("Gather", [x, x + "_outlier_index"], [x + "_outliers"], axis=-1)]
-    for node, weight, scale, _ in layers:
-        x, out = node.input[0], node.output[0]
-        column_scale = numpy_helper.to_array(initializers[scale]).reshape(-1).astype(np.float32)
-        graph.initializer.append(numpy_helper.from_array(column_scale, scale + "_per_column"))
+    sharing_input: dict[str, list] = {}  # query, key and value: one product, then split
+    for layer in layers:
+        sharing_input.setdefault(layer[0].input[0], []).append(layer)
+    for x, group in sharing_input.items():
+        weights = np.concatenate([numpy_helper.to_array(initializers[w]) for _, w, _, _ in group], axis=1)
+        scales = np.concatenate(
+            [numpy_helper.to_array(initializers[s]).reshape(-1) for _, _, s, _ in group]).astype(np.float32)
+        name = group[0][1] + "_x".join(w for _, w, _, _ in group[1:])
+        graph.initializer.extend([numpy_helper.from_array(weights, name + "_int8"),
+                                  numpy_helper.from_array(scales, name + "_per_column")])
+        outputs = [node.output[0] for node, _, _, _ in group]
+        product = outputs[0] if len(group) == 1 else name + "_product"
         if x not in outliers:
-            replaced[id(node)] = [helper.make_node(
-                "DynamicQuantizeMatMul", [x, weight, scale + "_per_column"], [out], domain="com.microsoft")]
-            continue
-        rows = numpy_helper.to_array(initializers[weight])[outliers[x]].astype(np.float32) * column_scale
-        graph.initializer.append(numpy_helper.from_array(rows, weight + "_outlier_rows"))
-        replaced[id(node)] = [
-            helper.make_node("DynamicQuantizeMatMul", [x + "_inliers", weight, scale + "_per_column"],
-                             [out + "_from_inliers"], domain="com.microsoft"),
-            helper.make_node("MatMul", [x + "_outliers", weight + "_outlier_rows"], [out + "_from_outliers"]),
-            helper.make_node("Add", [out + "_from_inliers", out + "_from_outliers"], [out]),
-        ]
+            nodes = [helper.make_node("DynamicQuantizeMatMul", [x, name + "_int8", name + "_per_column"],
+                                      [product], domain="com.microsoft")]
+        else:
+            rows = weights[outliers[x]].astype(np.float32) * scales
+            graph.initializer.append(numpy_helper.from_array(rows, name + "_outlier_rows"))
+            inliers, outliers_part = product + "_from_inliers", product + "_from_outliers"
+            nodes = [
+                helper.make_node("DynamicQuantizeMatMul",
+                                 [x + "_inliers", name + "_int8", name + "_per_column"], [inliers],
+                                 domain="com.microsoft"),
+                helper.make_node("MatMul", [x + "_outliers", name + "_outlier_rows"], [outliers_part]),
+                helper.make_node("Add", [inliers, outliers_part], [product]),
+            ]
+        if len(group) > 1:
+            sizes = np.array([initializers[w].dims[1] for _, w, _, _ in group], dtype=np.int64)
+            graph.initializer.append(numpy_helper.from_array(sizes, name + "_split"))
+            nodes.append(helper.make_node("Split", [product, name + "_split"], outputs, axis=-1))
+        replaced[id(group[0][0])] = nodes
+        for node, _, _, _ in group[1:]:
+            replaced[id(node)] = []
     nodes = [new for node in graph.node for new in replaced.get(id(node), [node])]
     del graph.node[:]
     graph.node.extend(nodes + added)  # _prune puts them in order
