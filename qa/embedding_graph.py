@@ -30,7 +30,7 @@ import numpy as np
 
 __all__ = ["cached_int8_graph", "int8_graph", "GRAPH_VERSION"]
 
-GRAPH_VERSION = 3
+GRAPH_VERSION = 4
 """Bump when the rewrite changes, so that cached graphs from an older rewrite are rebuilt."""
 
 _LINEAR_KINDS = ("query", "key", "value", "attention_output", "intermediate", "output")
@@ -116,6 +116,10 @@ def _quantized_matmuls(model, calibration_ids: list[list[int]]) -> None:
         model, sorted({node.input[0] for node, _, _, kind in layers if kind not in _WITHOUT_OUTLIERS}),
         calibration_ids)
     widths = {node.input[0]: initializers[weight].dims[0] for node, weight, _, _ in layers}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for tensor in node.input:
+            consumers.setdefault(tensor, []).append(node)
     added, replaced = [], {}
     for x, channels in outliers.items():
         keep = np.ones(widths[x], dtype=np.float32)
@@ -135,17 +139,30 @@ def _quantized_matmuls(model, calibration_ids: list[list[int]]) -> None:
         graph.initializer.extend([numpy_helper.from_array(weights, name + "_int8"),
                                   numpy_helper.from_array(scales, name + "_per_column")])
         outputs = [node.output[0] for node, _, _, _ in group]
+        # The bias Adds that follow go into the product (one pass over the output less).
+        bias_adds = [next((n for n in consumers[out] if n.op_type == "Add" and n.input[1] in initializers
+                           and kind != "intermediate"), None) for out, (_, _, _, kind) in zip(outputs, group)]
+        bias = []
+        if all(bias_adds):
+            outputs = [add.output[0] for add in bias_adds]
+            bias = [name + "_bias"]
+            graph.initializer.append(numpy_helper.from_array(np.concatenate(
+                [numpy_helper.to_array(initializers[add.input[1]]) for add in bias_adds]).astype(np.float32),
+                name + "_bias"))
+            for add in bias_adds:
+                replaced[id(add)] = []
         product = outputs[0] if len(group) == 1 else name + "_product"
         if x not in outliers:
-            nodes = [helper.make_node("DynamicQuantizeMatMul", [x, name + "_int8", name + "_per_column"],
-                                      [product], domain="com.microsoft")]
+            nodes = [helper.make_node("DynamicQuantizeMatMul",
+                                      [x, name + "_int8", name + "_per_column", "", *bias], [product],
+                                      domain="com.microsoft")]
         else:
             rows = weights[outliers[x]].astype(np.float32) * scales
             graph.initializer.append(numpy_helper.from_array(rows, name + "_outlier_rows"))
             inliers, outliers_part = product + "_from_inliers", product + "_from_outliers"
             nodes = [
                 helper.make_node("DynamicQuantizeMatMul",
-                                 [x + "_inliers", name + "_int8", name + "_per_column"], [inliers],
+                                 [x + "_inliers", name + "_int8", name + "_per_column", "", *bias], [inliers],
                                  domain="com.microsoft"),
                 helper.make_node("MatMul", [x + "_outliers", name + "_outlier_rows"], [outliers_part]),
                 helper.make_node("Add", [inliers, outliers_part], [product]),
