@@ -59,15 +59,20 @@ class Assistant:
             self._load()
         # Open the index (LanceDB's import is half of a cold start) and load the sentence
         # splitter and the embedder while the caller gets on with its work; the first question
-        # waits only for what is not loaded yet.
-        threading.Thread(target=self._warm_up, name="qa-warm-up", daemon=True).start()
+        # waits only for what is not loaded yet. Not a daemon: a process that exits while a
+        # daemon thread is inside ONNX Runtime or LanceDB aborts ("FATAL: exception not
+        # rethrown", 1 run in 20 of `Assistant()` then exit); Python waits for this one.
+        threading.Thread(target=self._warm_up, name="qa-warm-up").start()
 
     def _warm_up(self) -> None:
         from qa.sentences import sentence_spans
 
-        self._ready()
-        sentence_spans("Warm up.")
-        self.embed_model._load()
+        try:
+            self._ready()
+            sentence_spans("Warm up.")
+            self.embed_model._load()
+        except Exception:  # noqa: BLE001 - the first question meets the same error and reports it
+            pass
 
     # --- answering -------------------------------------------------------------------------
     @property
