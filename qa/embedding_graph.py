@@ -49,6 +49,9 @@ def cached_int8_graph(source: Path, source_sha256: str, cache_dir: Path,
         partial = target.with_suffix(f".{os.getpid()}.partial")
         partial.write_bytes(int8_graph(source, calibration_ids()))
         partial.replace(target)  # atomic: a concurrent reader sees no half-written file
+        for older in cache_dir.glob("all-MiniLM-L6-v2-int8-compute-*.onnx"):
+            if older != target:  # from an earlier rewrite or package version
+                older.unlink(missing_ok=True)
     return target
 
 
