@@ -184,17 +184,23 @@ def _quantized_matmuls(model, calibration_ids: list[list[int]]) -> None:
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
 
 
-def _fused_attention(model) -> None:
-    """Softmax(Q Kᵀ scaled + mask) V, decomposed by torch's exporter -> MultiHeadAttention."""
-    from onnx import TensorProto, helper
-
-    graph = model.graph
+def _wiring(graph) -> tuple[set[str], dict[str, Any], dict[str, list]]:
+    """The graph's initializer names, each tensor's producing node, and each tensor's consumers."""
     initializers = {i.name for i in graph.initializer}
     producer = {out: node for node in graph.node for out in node.output}
     consumers: dict[str, list] = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
+    return initializers, producer, consumers
+
+
+def _fused_attention(model) -> None:
+    """Softmax(Q Kᵀ scaled + mask) V, decomposed by torch's exporter -> MultiHeadAttention."""
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    initializers, producer, consumers = _wiring(graph)
 
     def before_reshaping(name: str) -> str:
         while True:
@@ -231,12 +237,7 @@ def _fused_gelu(model) -> None:
     from onnx import helper
 
     graph = model.graph
-    initializers = {i.name for i in graph.initializer}
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    initializers, producer, consumers = _wiring(graph)
     fused = []
     for div in graph.node:
         erf = consumers.get(div.output[0], [None])[0] if div.op_type == "Div" else None
