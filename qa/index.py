@@ -161,6 +161,8 @@ def embed_and_add(embed_model: MiniLMEmbedding, store: BasePydanticVectorStore,
         for node, vector in zip(batch, vectors):
             node.embedding = vector.tolist()
         store.add(batch)
+        for node in batch:  # written: as Python floats a vector costs ~12 kB a chunk to keep
+            node.embedding = None
         if progress:
             progress(first + len(batch), len(nodes))
 
