@@ -16,7 +16,9 @@ import logging
 import os
 import re
 import threading
-from functools import partial
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,8 @@ from pydantic import PrivateAttr
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MiniLMEmbedding", "minilm_tokenizer", "usable_cpus", "EMBEDDING_DIM", "MODEL_NAME"]
+__all__ = ["MiniLMEmbedding", "minilm_tokenizer", "usable_cpus", "on_onnx_thread", "EMBEDDING_DIM",
+           "MODEL_NAME"]
 
 EMBEDDING_DIM = 384
 MODEL_NAME = "all-MiniLM-L6-v2-int8-onnx"
@@ -167,8 +170,8 @@ class MiniLMEmbedding(BaseEmbedding):
         for row, ids in enumerate(token_ids):
             input_ids[row, :len(ids)] = ids
             attention[row, :len(ids)] = 1
-        (hidden,) = self._session.run(
-            None,
+        (hidden,) = on_onnx_thread(
+            self._session.run, None,
             {"input_ids": input_ids, "attention_mask": attention,
              "token_type_ids": np.zeros_like(input_ids)},
         )
@@ -190,6 +193,23 @@ class MiniLMEmbedding(BaseEmbedding):
 
     async def _aget_text_embedding(self, text: str) -> list[float]:
         return self._get_text_embedding(text)
+
+
+@lru_cache(maxsize=1)
+def _onnx_thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-onnx")
+
+
+def on_onnx_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` run on the one thread that runs ONNX Runtime for this process.
+
+    Why: ONNX Runtime's int8 products use the CPU's AMX tiles and set their layout on every
+    call; llama.cpp's AMX kernels set it once per thread and trust it after. Run on one thread,
+    the embedder's queries turned the local model's next answers into random tokens (Qwen 1.5B,
+    seeds, 2 of 3 answers). ONNX Runtime's pool works on its own threads plus the caller's, so
+    the caller must be a thread llama.cpp never computes on.
+    """
+    return _onnx_thread().submit(function, *args).result()
 
 
 def _calibration_ids() -> list[list[int]]:

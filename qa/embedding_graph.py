@@ -90,6 +90,8 @@ def _largest_channels(model, inputs: list[str], calibration_ids: list[list[int]]
     import onnx
     import onnxruntime
 
+    from qa.embedding import on_onnx_thread
+
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
     for name in inputs:
@@ -101,8 +103,9 @@ def _largest_channels(model, inputs: list[str], calibration_ids: list[list[int]]
     largest = {name: 0.0 for name in inputs}
     for ids in calibration_ids:
         input_ids = np.array([ids], dtype=np.int64)
-        values = session.run(inputs, {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
-                                      "token_type_ids": np.zeros_like(input_ids)})
+        values = on_onnx_thread(session.run, inputs, {
+            "input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
+            "token_type_ids": np.zeros_like(input_ids)})
         for name, value in zip(inputs, values):
             largest[name] = np.maximum(largest[name], np.abs(value).reshape(-1, value.shape[-1]).max(axis=0))
     return {name: np.sort(np.argsort(-value)[:_OUTLIER_CHANNELS]) for name, value in largest.items()}

@@ -71,6 +71,23 @@ def test_local_backend_answers_with_smollm2(seed_index_dir):
     assert "2022" not in answer.text
 
 
+def test_the_embedder_does_not_change_what_the_local_model_writes(seed_index_dir):
+    # ONNX Runtime's int8 products and llama.cpp's AMX kernels share the CPU's tile registers;
+    # run on one thread, the embedder's work made the model's next answer random tokens.
+    assistant = Assistant(data_dir=seed_index_dir, backend="local", local_model="smollm2-135m")
+    answerer = assistant._answerer
+    first = answerer._messages(answerer._context(BLAIR_HOUSE, []), [])
+    second = answerer._messages(answerer._context("Where did the talks take place?", []), [])
+
+    def second_answer() -> str:
+        "".join(answerer.generator.stream(first))  # the same cached prefix before each
+        return "".join(answerer.generator.stream(second))
+
+    before = second_answer()
+    assistant.embed_model.embed(["The foreign ministers met at Blair House."] * 4)
+    assert second_answer() == before
+
+
 def test_local_model_reads_only_its_best_passages(seed_index_dir):
     assistant = Assistant(data_dir=seed_index_dir, backend="local", local_model="smollm2-135m",
                           top_k=5, local_passages=2)
