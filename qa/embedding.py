@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import platformdirs
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
@@ -128,9 +127,9 @@ class MiniLMEmbedding(BaseEmbedding):
         if not self.int8_compute:
             return packaged
         from .embedding_graph import cached_int8_graph
+        from .settings import DEFAULT_MODELS_DIR
 
-        cache_dir = self.graph_cache_dir or Path(
-            platformdirs.user_cache_dir("qa", appauthor=False)) / "models"
+        cache_dir = self.graph_cache_dir or DEFAULT_MODELS_DIR
         try:
             return cached_int8_graph(packaged, package.SHA256, cache_dir, _calibration_ids)
         except Exception as error:  # noqa: BLE001 - any failure leaves the packaged graph usable

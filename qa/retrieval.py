@@ -128,9 +128,10 @@ class _ConcurrentFusionRetriever(QueryFusionRetriever):
     """``QueryFusionRetriever`` whose retrievers search at the same time.
 
     llama-index runs synchronous retrievers one after another (``use_async`` only gathers
-    coroutines, and these retrievers have no asynchronous side); LanceDB and the BM25 scorer
-    search in native code that releases the GIL, so a thread per retriever makes hybrid search
-    take about as long as its slower side, not the sum (measured in evals/bench_scale.py).
+    coroutines, and these retrievers have no asynchronous side). LanceDB searches in native
+    code, so the two sides overlap, though only in part (its Python binding sends every query
+    through one event loop): at 1 M chunks hybrid p50 27-33 ms against 30-38 ms one after the
+    other (evals/bench_notes.md).
     """
 
     def _run_sync_queries(self, queries: list[QueryBundle]) -> dict[tuple[str, int], list[NodeWithScore]]:

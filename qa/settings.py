@@ -21,7 +21,7 @@ from qa.backends.base import BackendName
 from qa.resources import resource_dir
 
 __all__ = ["Settings", "BackendName", "RankerName", "LocalModelName", "DEFAULT_DATA_DIR",
-           "DEFAULT_LOCAL_MODEL", "load_settings"]
+           "DEFAULT_MODELS_DIR", "DEFAULT_LOCAL_MODEL", "load_settings"]
 
 
 RankerName = Literal["features"]
@@ -32,6 +32,7 @@ LocalModelName = Literal["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "q
 DEFAULT_LOCAL_MODEL: LocalModelName = "qwen2.5-coder-1.5b"
 
 DEFAULT_DATA_DIR = Path(platformdirs.user_data_dir("qa", appauthor=False))
+DEFAULT_MODELS_DIR = Path(platformdirs.user_cache_dir("qa", appauthor=False)) / "models"
 
 
 class Settings(BaseSettings):
@@ -143,7 +144,7 @@ class Settings(BaseSettings):
         ),
     )
     models_dir: Path = Field(
-        default=Path(platformdirs.user_cache_dir("qa", appauthor=False)) / "models",
+        default=DEFAULT_MODELS_DIR,
         description="Where local models joined from their PyPI parts are kept (shared by every "
         "data directory; about 1.1 GB for the default model).",
     )
