@@ -14,7 +14,7 @@ from qa.answer import ABSTAIN_TEXT, Answer, Citation
 from qa.backends.base import Message, TextGenerator
 from qa.citations import MARKER, quote_is_verbatim
 from qa.constraints import question_constraints, unmet_constraints
-from qa.dates import find_dates, format_date, resolved_day_offsets, resolved_weekdays
+from qa.dates import annotate_weekdays, find_dates, format_date, resolved_day_offsets, resolved_weekdays
 from qa.embedding import MiniLMEmbedding
 from qa.errors import AnswerInterruptedError, InvalidQuestionError
 from qa.evidence import (
@@ -32,7 +32,7 @@ from qa.retrieval import HybridRetriever, Passage
 from qa.sentences import sentence_spans
 from qa.settings import Settings
 from qa.text import content_terms
-from qa.verification import check_sentence
+from qa.verification import SentenceCheck, check_sentence
 
 __all__ = ["Answerer", "Turn", "validate_question"]
 
@@ -213,7 +213,7 @@ class Answerer:
             passage_template.format(
                 number=n, title=p.title,
                 published=p.published.isoformat() if p.published else "unknown",
-                text=_annotate_weekdays(_passage_text(p, context.evidence, read), p),
+                text=annotate_weekdays(_passage_text(p, context.evidence, read), p.published),
             ).strip()
             for n, p in enumerate(context.passages[:self._passages_read], start=1)
         )
@@ -239,6 +239,32 @@ class Answerer:
         answer = self._extractive(context, repaired=True, notes=[f"interrupted: {error}"])
         return replace(answer, warning=f"{str(error)[:1].upper()}{str(error)[1:]}. This is the "
                                        "extractive answer instead: verbatim sentences from the articles.")
+
+    def _check(self, sentence: str, cited: list[int], context: _Context) -> SentenceCheck:
+        return check_sentence(sentence, cited, context.passages, context.evidence,
+                              context.question, self.embed_model.embed,
+                              context.profile.constraints)
+
+    def _supporting_passage(self, failed: SentenceCheck,
+                            context: _Context) -> SentenceCheck | None:
+        """The check of a sentence that its cited passages do not support against another
+        passage the model read that does, if that passage's quote ranks above the cited
+        ones' as an answer to the question. A wrong claim about the best evidence stays
+        wrong (a planted "11th century" is not rescued by a passage that mentions the 11th
+        century elsewhere), unless the cited quote states no date or number at all and so
+        cannot be what the claim was read from; a negation stays wrong."""
+        if any(problem.startswith("a negation") for problem in failed.problems):
+            return None
+        cited_rank = min((_evidence_rank(q, context.evidence) for q in failed.quotes),
+                         default=len(context.evidence))
+        contradicted = any(re.search(r"\d", q.text) for q in failed.quotes)
+        for n in range(1, min(len(context.passages), self._passages_read or 10**6) + 1):
+            if n not in failed.cited:
+                check = self._check(failed.sentence, [n], context)
+                if check.supported and (not contradicted or min(
+                        _evidence_rank(q, context.evidence) for q in check.quotes) < cited_rank):
+                    return check
+        return None
 
     def _verified(self, context: _Context, generated: str) -> Answer:
         """Check a generated answer sentence by sentence (``qa.verification``): keep what its
@@ -269,9 +295,15 @@ class Answerer:
                 if not cited:
                     dropped.append(f"dropped {bare!r}: it cites no passage and none holds it")
                     continue
-            check = check_sentence(bare, cited, context.passages, context.evidence,
-                                   context.question, self.embed_model.embed,
-                                   context.profile.constraints)
+            check = self._check(bare, cited, context)
+            if not check.supported:
+                # Small models often number a citation wrong ("[1]" for what passage 2 says):
+                # the sentence is kept when another passage shown passes every check in full.
+                recited = self._supporting_passage(check, context)
+                if recited is not None:
+                    dropped.append(f"cited {recited.cited} instead of {cited} for {bare!r}: "
+                                   f"{'; '.join(check.problems)}")
+                    check = recited
             dropped += check.repairs
             repaired = repaired or bool(check.repairs)
             if not check.supported:
@@ -347,16 +379,8 @@ def _citation(marker: int, evidence: Evidence) -> Citation:
                     evidence.text, evidence.start, evidence.end)
 
 
-def _annotate_weekdays(text: str, passage: Passage) -> str:
-    """"On Monday, ..." → "On Monday (May 1, 2023), ..." for an article of known date."""
-    for weekday in reversed(resolved_weekdays(text, passage.published)):
-        text = (text[:weekday.end] + f" ({format_date(weekday.day, weekday=False)})"
-                + text[weekday.end:])
-    return text
-
-
 def _with_resolved_weekdays(evidence: Evidence) -> str:
-    return _annotate_weekdays(evidence.text, evidence.passage)
+    return annotate_weekdays(evidence.text, evidence.passage.published)
 
 
 def _lead(context: _Context, best: Evidence) -> str:
@@ -379,6 +403,13 @@ def _lead(context: _Context, best: Evidence) -> str:
         if weekday.text.lower() not in context.question.lower():
             return format_date(weekday.day)
     return ""
+
+
+def _evidence_rank(quote: Evidence, evidence: Sequence[Evidence]) -> int:
+    """The rank of the best-ranked sentence inside ``quote`` (``len(evidence)`` if none)."""
+    return next((rank for rank, e in enumerate(evidence)
+                 if e.passage.chunk_id == quote.passage.chunk_id
+                 and quote.start <= e.start and e.end <= quote.end), len(evidence))
 
 
 def _best_passage_for(sentence: str, passages: Sequence[Passage]) -> list[int]:

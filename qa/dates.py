@@ -19,6 +19,7 @@ __all__ = [
     "resolve_weekday",
     "resolved_weekdays",
     "format_date",
+    "annotate_weekdays",
     "WEEKDAYS",
 ]
 
@@ -211,3 +212,11 @@ def format_date(day: date, weekday: bool = True) -> str:
     """"Monday, May 1, 2023" (or "May 1, 2023")."""
     text = f"{day:%B} {day.day}, {day.year}"
     return f"{day:%A}, {text}" if weekday else text
+
+
+def annotate_weekdays(text: str, published: date | None) -> str:
+    """"On Monday, ..." → "On Monday (May 1, 2023), ..." for an article of known date."""
+    for weekday in reversed(resolved_weekdays(text, published)):
+        text = (text[:weekday.end] + f" ({format_date(weekday.day, weekday=False)})"
+                + text[weekday.end:])
+    return text

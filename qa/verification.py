@@ -25,6 +25,7 @@ import numpy as np
 
 from qa.citations import strip_unsupported_years, unsupported_claims
 from qa.constraints import Constraint, unmet_constraints
+from qa.dates import annotate_weekdays
 from qa.evidence import MIN_COVERAGE, MIN_RELEVANT_SIMILARITY, Evidence, candidate_sentences
 from qa.retrieval import Passage
 from qa.text import STOPWORDS, content_terms
@@ -91,15 +92,28 @@ def check_sentence(sentence: str, cited: Sequence[int], passages: Sequence[Passa
         problems.append("its quote is not about the question")
     semantic = max(similarities, default=0.0)
     new_terms = set(content_terms(fixed)) - set(content_terms(question))
-    quoted = set(content_terms(" ".join(q.text for q in quotes)))
+    # A weekday the quote names is read as the date it resolves to, as the model was shown it.
+    quoted = set(content_terms(" ".join(annotate_weekdays(q.text, q.passage.published)
+                                        for q in quotes)))
     found = len(new_terms & quoted) / len(new_terms) if new_terms else 1.0
-    if semantic < MIN_SEMANTIC_SUPPORT and found < MIN_NEW_TERMS_FOUND:
+    if not new_terms and not _states_more(fixed, question):
+        problems.append("it only restates the question")
+    elif semantic < MIN_SEMANTIC_SUPPORT and found < MIN_NEW_TERMS_FOUND:
         problems.append(f"not supported by the cited passage (similarity {semantic:.2f}, "
                         f"{found:.0%} of its new words found)")
     if _NEGATION.search(fixed) and not any(_NEGATION.search(q.text) for q in quotes):
         problems.append("a negation the cited passage does not state")
     problems += _off_question(cited, passages, constraints)
     return SentenceCheck(fixed, list(cited), quotes, semantic, found, problems, repairs)
+
+
+def _states_more(sentence: str, question: str) -> bool:
+    """Whether ``sentence`` states a name or number that ``question`` does not (a sentence
+    made only of the question's words answers nothing: "The White House hosted them at the
+    White House")."""
+    asked = {w.lower() for w in _CLAIM.findall(question)}
+    return any(w.lower() not in asked and w.lower() not in STOPWORDS
+               for w in _CLAIM.findall(sentence))
 
 
 def _about_question(quote: Evidence, evidence: Sequence[Evidence]) -> bool:
