@@ -109,12 +109,14 @@ def measure(name: str, data_dir: Path, questions: int, threads: int, split: str,
                        "used": 0, "unrepaired": 0, "expected": 0, "correct_raw": 0, "kept": 0,
                        "answers": []}
                for label, _ in variants}
-    # Round r asks question r + v under variant v: consecutive prompts differ in question, and
-    # a run cut short has compared the variants on nearly the same questions.
+    # Round r asks question r + v * N / V under variant v (of V, N questions): each variant
+    # asks every question, and no prompt follows one for the same question, whose passages
+    # llama.cpp would still hold in its prefix cache (in real use only the system prompt is).
     labels = [label for label, _ in variants]
+    stride = max(1, len(cases) // len(labels))
     for round_ in range(len(cases)):
         for shift, label in enumerate(labels):
-            case = cases[(round_ + shift) % len(cases)]
+            case = cases[(round_ + shift * stride) % len(cases)]
             result = results[label]
             started, cpu_started = time.perf_counter(), time.process_time()
             first, first_cpu, pieces = None, None, []

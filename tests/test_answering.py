@@ -191,6 +191,47 @@ def test_a_planted_negation_is_rejected(shared_assistant):
     assert any("negation" in note for note in answer.notes)
 
 
+def test_a_sentence_cited_to_the_wrong_passage_is_kept_with_the_passage_that_holds_it(
+        shared_assistant):
+    """Small models misnumber citations; the sentence passes every check against another
+    passage it read, so it is kept and cited to that passage, and the notes say so."""
+    answerer = shared_assistant._answerer
+    context = answerer._context(BLAIR_HOUSE, [])
+    wrong = next(n for n, p in enumerate(context.passages, start=1)
+                 if "Blair House" not in p.text and "November 7" not in p.text)
+    answer = answerer._verified(context, f"Blinken hosted them at Blair House on November 7 [{wrong}].")
+    assert not answer.abstained and answer.backend == answerer.backend
+    assert answer.text.startswith("Blinken hosted them at Blair House on November 7")
+    assert "Blair House" in answer.citations[0].quote
+    assert any(note.startswith("cited [") for note in answer.notes)
+    assert_citations_are_verbatim(answer)
+
+
+def test_a_sentence_that_only_restates_the_question_is_dropped(shared_assistant):
+    """Qwen 1.5B's answer to "Who hosted …?" (the passage says Jake Sullivan did)."""
+    answerer = shared_assistant._answerer
+    question = "Who hosted Bayramov and Mirzoyan at the White House on Wednesday, May 3, 2023?"
+    context = answerer._context(question, [])
+    answer = answerer._verified(
+        context, "The White House hosted Bayramov and Mirzoyan at the White House on Wednesday, "
+                 "May 3, 2023. [1]")
+    assert "The White House hosted" not in answer.text
+    assert any("only restates the question" in note for note in answer.notes)
+
+
+def test_a_date_read_from_a_resolved_weekday_is_kept(shared_assistant):
+    """The passage says "on Sunday" in an article dated 2023-05-04; the model was shown
+    "Sunday (April 30, 2023)" and answers with the date."""
+    answerer = shared_assistant._answerer
+    context = answerer._context(
+        "On what date did Blinken have his call with Azerbaijani President Ilham Aliyev?", [])
+    n = next(n for n, p in enumerate(context.passages, start=1) if "Aliyev on Sunday" in p.text)
+    answer = answerer._verified(context, f"April 30, 2023 [{n}]")
+    assert answer.text == "April 30, 2023 [1]" and not answer.repaired
+    assert "Sunday" in answer.citations[0].quote
+    assert_citations_are_verbatim(answer)
+
+
 def test_a_model_that_finds_no_answer_gets_the_quotable_answer_or_abstains(shared_assistant):
     answerer = shared_assistant._answerer
     answer = answerer._verified(answerer._context(BLAIR_HOUSE, []), "The articles don't say.")
