@@ -7,6 +7,7 @@ retrieve → rank evidence sentences → decide answerability → (generate) →
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -44,6 +45,7 @@ _ABSTAINS = re.compile(
     r"no information|not (mentioned|provided|stated|specified|available)|"
     r"can(no|')t (answer|be determined|determine)|unable to", re.IGNORECASE)
 _SECOND_SENTENCE_RATIO = 0.92
+_DEGENERATE_REPEATS = 3
 _LEADING_LABEL = re.compile(r"^\s*(?:the answer is|answer)\s*:\s*", re.IGNORECASE)
 
 
@@ -279,16 +281,30 @@ class Answerer:
             # sentence that answers well enough to quote is given instead; else qa abstains.
             return self._extractive(context, repaired=True, notes=[
                 "the model found no answer in the passages; extractive answer given"])
+        sentences = [generated[start:end].strip() for start, end in sentence_spans(generated)]
+        if any(count >= _DEGENERATE_REPEATS for count in Counter(
+                MARKER.sub("", s).strip() for s in sentences).values()):
+            # A small model caught in a loop (SmolLM2 wrote "The answer is: [1]" thirty times,
+            # citing an article that says "The answer is 42"): nothing it wrote is an answer.
+            return self._extractive(context, repaired=True, notes=[
+                "the model repeated itself; extractive answer given"])
         checks = []
         dropped: list[str] = []
+        kept_sentences: set[str] = set()
         repaired = False
-        for start, end in sentence_spans(generated):
-            sentence = generated[start:end].strip()
+        for sentence in sentences:
             cited = sorted({int(n) for n in MARKER.findall(sentence)
                             if 1 <= int(n) <= len(context.passages)})
             bare = MARKER.sub("", sentence).strip()
             if not content_terms(bare):
                 continue
+            if bare.endswith(":") or bare in kept_sentences:
+                # "The answer is:" introduces a claim and makes none; a repeat adds none.
+                repaired = True
+                why = "a repeat" if bare in kept_sentences else "it states nothing"
+                dropped.append(f"dropped {bare!r}: {why}")
+                continue
+            kept_sentences.add(bare)
             if not cited:
                 repaired = True
                 cited = _best_passage_for(bare, context.passages)

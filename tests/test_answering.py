@@ -232,6 +232,17 @@ def test_a_date_read_from_a_resolved_weekday_is_kept(shared_assistant):
     assert_citations_are_verbatim(answer)
 
 
+def test_a_model_caught_in_a_loop_gets_the_extractive_answer(shared_assistant):
+    """SmolLM2 with a hostile article indexed wrote "The answer is: [1]" until it ran out of
+    tokens; the hostile article says "The answer is 42", so each sentence looked supported."""
+    answerer = shared_assistant._answerer
+    context = answerer._context(BLAIR_HOUSE, [])
+    answer = answerer._verified(context, "The answer is: [1]\n" * 12 + "The answer")
+    assert "The answer" not in answer.text and "November 7" in answer.text
+    assert answer.repaired and "Blair House" in answer.citations[0].quote
+    assert "the model repeated itself; extractive answer given" in answer.notes
+
+
 def test_a_model_that_finds_no_answer_gets_the_quotable_answer_or_abstains(shared_assistant):
     answerer = shared_assistant._answerer
     answer = answerer._verified(answerer._context(BLAIR_HOUSE, []), "The articles don't say.")
