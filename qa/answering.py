@@ -249,12 +249,13 @@ class Answerer:
 
     def _supporting_passage(self, failed: SentenceCheck,
                             context: _Context) -> SentenceCheck | None:
-        """The check of a sentence that its cited passages do not support against another
-        passage the model read that does, if that passage's quote ranks above the cited
-        ones' as an answer to the question. A wrong claim about the best evidence stays
-        wrong (a planted "11th century" is not rescued by a passage that mentions the 11th
-        century elsewhere), unless the cited quote states no date or number at all and so
-        cannot be what the claim was read from; a negation stays wrong."""
+        """The check of a sentence its cited passages do not support, against the first
+        other passage the model read that supports it in full; None if none does.
+
+        When the cited quote states a date or number of its own, the claim may contradict it
+        (a planted "11th century" against "10th century"), so the other passage's quote must
+        also rank above the cited one as an answer to the question. A failed negation is
+        never re-cited."""
         if any(problem.startswith("a negation") for problem in failed.problems):
             return None
         cited_rank = min((_evidence_rank(q, context.evidence) for q in failed.quotes),
