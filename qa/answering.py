@@ -261,7 +261,7 @@ class Answerer:
         cited_rank = min((_evidence_rank(q, context.evidence) for q in failed.quotes),
                          default=len(context.evidence))
         contradicted = any(re.search(r"\d", q.text) for q in failed.quotes)
-        for n in range(1, min(len(context.passages), self._passages_read or 10**6) + 1):
+        for n in range(1, len(context.passages[:self._passages_read]) + 1):
             if n not in failed.cited:
                 check = self._check(failed.sentence, [n], context)
                 if check.supported and (not contradicted or min(
@@ -283,8 +283,8 @@ class Answerer:
             return self._extractive(context, repaired=True, notes=[
                 "the model found no answer in the passages; extractive answer given"])
         sentences = [generated[start:end].strip() for start, end in sentence_spans(generated)]
-        if any(count >= _DEGENERATE_REPEATS for count in Counter(
-                MARKER.sub("", s).strip() for s in sentences).values()):
+        bares = [MARKER.sub("", sentence).strip() for sentence in sentences]
+        if any(count >= _DEGENERATE_REPEATS for count in Counter(bares).values()):
             # A small model caught in a loop (SmolLM2 wrote "The answer is: [1]" thirty times,
             # citing an article that says "The answer is 42"): nothing it wrote is an answer.
             return self._extractive(context, repaired=True, notes=[
@@ -293,10 +293,9 @@ class Answerer:
         dropped: list[str] = []
         kept_sentences: set[str] = set()
         repaired = False
-        for sentence in sentences:
+        for sentence, bare in zip(sentences, bares):
             cited = sorted({int(n) for n in MARKER.findall(sentence)
                             if 1 <= int(n) <= len(context.passages)})
-            bare = MARKER.sub("", sentence).strip()
             if not content_terms(bare):
                 continue
             if bare.endswith(":") or bare in kept_sentences:
@@ -424,9 +423,8 @@ def _lead(context: _Context, best: Evidence) -> str:
 
 def _evidence_rank(quote: Evidence, evidence: Sequence[Evidence]) -> int:
     """The rank of the best-ranked sentence inside ``quote`` (``len(evidence)`` if none)."""
-    return next((rank for rank, e in enumerate(evidence)
-                 if e.passage.chunk_id == quote.passage.chunk_id
-                 and quote.start <= e.start and e.end <= quote.end), len(evidence))
+    return next((rank for rank, e in enumerate(evidence) if e.lies_within(quote)),
+                len(evidence))
 
 
 def _best_passage_for(sentence: str, passages: Sequence[Passage]) -> list[int]:

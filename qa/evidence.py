@@ -100,6 +100,11 @@ class Evidence:
         """Its passage meets every year, decade, century and quarter the question states."""
         return not any(c.temporal for c in self.unmet)
 
+    def lies_within(self, quote: Evidence) -> bool:
+        """Whether this sentence is part of ``quote`` (the same chunk, inside its span)."""
+        return (self.passage.chunk_id == quote.passage.chunk_id
+                and quote.start <= self.start and self.end <= quote.end)
+
 
 def profile_question(question: str) -> QuestionProfile:
     """Classify the question's expected answer and extract its content terms."""

@@ -121,8 +121,7 @@ def _about_question(quote: Evidence, evidence: Sequence[Evidence]) -> bool:
     ``is_relevant`` sets, met by a sentence of the quote or by its passage): a quote of "the
     answer is 42" cannot support an answer, however close the answer's words are to it. A
     quote the ranker did not score counts as about it."""
-    scored = [e for e in evidence if e.passage.chunk_id == quote.passage.chunk_id
-              and not e.joined and quote.start <= e.start and e.end <= quote.end]
+    scored = [e for e in evidence if not e.joined and e.lies_within(quote)]
     return not scored or any(e.coverage >= MIN_COVERAGE or e.passage_coverage >= MIN_COVERAGE
                              or e.similarity >= MIN_RELEVANT_SIMILARITY for e in scored)
 
