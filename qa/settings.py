@@ -97,7 +97,8 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=24, ge=0, le=128, description="Overlap between chunks, tokens.")
     embed_batch_size: int = Field(default=16, ge=1, le=256, description="Texts per embedding batch.")
     embed_threads: int = Field(
-        default=0, ge=0, description="ONNX Runtime threads (0 = one per CPU this process may use).")
+        default=0, ge=0, description="Batches the embedder runs at once, one thread each "
+                    "(0 = one per CPU this process may use).")
 
     # --- the index at scale (measured in evals/bench_scale.py) -----------------------------
     vector_index_min_chunks: int = Field(
