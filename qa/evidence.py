@@ -259,7 +259,8 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
     unquoted = _QUOTED.sub(lambda m: "x" * len(m.group(0)), profile.question)
     core_end = len(_CLAUSE_BREAK.split(unquoted, maxsplit=1)[0])
     quotes = [m.group(1) for m in _QUOTED.finditer(profile.question) if m.start() < core_end]
-    candidates = candidates + _joined_with_neighbours(profile, candidates)
+    candidates = _distinct(candidates + _joined_with_neighbours(profile, candidates)
+                           + _with_antecedents(candidates))
     similarities = np.zeros(len(candidates))
     if embed is not None:
         # A follow-up is compared with itself and with itself read after the previous question;
@@ -384,6 +385,38 @@ def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]
                     continue
                 joined.append(replace(first, text=text, end=sentences[j].end, joined=True))
     return joined
+
+
+def _with_antecedents(candidates: list[Evidence]) -> list[Evidence]:
+    """Each sentence that opens with a pronoun ("They spread a unique Romanesque idiom ..."),
+    joined with the sentence before it in its passage ("Norman architecture typically ..."):
+    the pronoun's referent is what the question names, so the pair covers the question where
+    neither sentence alone does."""
+    joined = []
+    by_passage: dict[str, list[Evidence]] = {}
+    for candidate in candidates:
+        if not candidate.joined:
+            by_passage.setdefault(candidate.passage.chunk_id, []).append(candidate)
+    for sentences in by_passage.values():
+        sentences.sort(key=lambda e: e.start)
+        passage = sentences[0].passage
+        for previous, sentence in zip(sentences, sentences[1:]):
+            if _PRONOUN_START.match(sentence.text):
+                text = passage.text[previous.start - passage.start:sentence.end - passage.start]
+                joined.append(replace(previous, text=text, end=sentence.end, joined=True))
+    return joined
+
+
+def _distinct(candidates: list[Evidence]) -> list[Evidence]:
+    """``candidates`` without repeats of one span of one passage (the first kept)."""
+    seen: set[tuple[str, int, int]] = set()
+    kept = []
+    for candidate in candidates:
+        key = (candidate.passage.chunk_id, candidate.start, candidate.end)
+        if key not in seen:
+            seen.add(key)
+            kept.append(candidate)
+    return kept
 
 
 # Thresholds measured on evals/questions.jsonl (see evals/README.md).

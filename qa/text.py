@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 
 __all__ = ["STOPWORDS", "content_terms", "idf_weight"]
 
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+_WORD = re.compile(r"[^\W_][\w'’\-]*")
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for from
@@ -39,13 +40,21 @@ def content_terms(text: str) -> list[str]:
     if _STEM is None:
         _STEM = _stemmer()
     terms = []
-    for word in _WORD.findall(text.replace("U.S.", "US")):
+    for word in _WORD.findall(_without_accents(text.replace("U.S.", "US"))):
         word = word.lower().strip("'’-").replace("’", "'")
         if word.endswith("'s"):
             word = word[:-2]
         if word and word not in STOPWORDS:
             terms.append(_STEM(word))
     return terms
+
+
+def _without_accents(text: str) -> str:
+    """``text`` with accents dropped ("fiancée" -> "fiancee", "Jumièges" -> "Jumieges"): a
+    question typed without them still finds the word."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def idf_weight(document_frequency: int | None, documents: int) -> float:

@@ -312,3 +312,19 @@ def test_a_wrong_ordinal_is_rejected(shared_assistant):
     assert problems("The Normans first gained their identity in the first half of the 10th century.") == []
     assert any("'9th'" in p for p in problems(
         "The Normans first gained their identity in the first half of the 9th century."))
+
+
+def test_a_sentence_opening_with_a_pronoun_is_ranked_with_the_sentence_it_refers_to(shared_assistant):
+    """ "They ..." names its subject in the sentence before: the pair answers the question,
+    which neither sentence covers alone."""
+    from qa.evidence import rank_evidence
+
+    text = ("Norman architecture typically stands out as a new stage in the architectural history "
+            "of the regions they subdued. They spread a unique Romanesque idiom to England and "
+            "Italy. Most castles were built of timber at first.")
+    passage = Passage("normans#0", "normans", "Normans", None, text, 0, len(text), 1.0)
+    profile = profile_question("What is the Norman architecture idiom?")
+    ranked = rank_evidence(profile, candidate_sentences([passage]), lambda term: 1.0,
+                           shared_assistant.embed_model.embed)
+    assert ranked[0].text == text[:text.index(" Most castles")]
+    assert text[ranked[0].start:ranked[0].end] == ranked[0].text
