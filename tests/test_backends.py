@@ -103,7 +103,8 @@ def test_local_model_reads_only_its_best_passages(seed_index_dir):
 
 
 def test_local_model_may_read_only_the_best_sentences(seed_index_dir):
-    whole = Assistant(data_dir=seed_index_dir, backend="local", local_model="smollm2-135m")
+    whole = Assistant(data_dir=seed_index_dir, backend="local", local_model="smollm2-135m",
+                      local_passages=2)
     best = whole.using(local_passage_sentences=1)
     context = whole._answerer._context(BLAIR_HOUSE, [])
     whole_prompt = whole._answerer._messages(context, [])[-1]["content"]
