@@ -101,10 +101,29 @@ def check_sentence(sentence: str, cited: Sequence[int], passages: Sequence[Passa
     elif semantic < MIN_SEMANTIC_SUPPORT and found < MIN_NEW_TERMS_FOUND:
         problems.append(f"not supported by the cited passage (similarity {semantic:.2f}, "
                         f"{found:.0%} of its new words found)")
-    if _NEGATION.search(fixed) and not any(_NEGATION.search(q.text) for q in quotes):
+    if not _negations_stated(fixed, [q.text for q in quotes]):
         problems.append("a negation the cited passage does not state")
     problems += _off_question(cited, passages, constraints)
     return SentenceCheck(fixed, list(cited), quotes, semantic, found, problems, repairs)
+
+
+_NEGATED_TERMS = 3
+
+
+def _negated(text: str) -> list[set[str]]:
+    """For each negation in ``text``, the first few content terms after it: what it negates
+    ("did not call the talks ..." -> {"call", "talk", ...})."""
+    return [set(content_terms(text[match.end():match.end() + 80])[:_NEGATED_TERMS])
+            for match in _NEGATION.finditer(text)]
+
+
+def _negations_stated(sentence: str, quotes: Sequence[str]) -> bool:
+    """Whether each negation of ``sentence`` is one its quotes state: a quote negating
+    something else ("not only issue a joint statement") does not support "Price did not call
+    it a positive sign"."""
+    stated = [terms for quote in quotes for terms in _negated(quote)]
+    return all(any(terms & other for other in stated) if terms else bool(stated)
+               for terms in _negated(sentence))
 
 
 def _states_more(sentence: str, question: str) -> bool:

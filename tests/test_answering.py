@@ -328,3 +328,23 @@ def test_a_sentence_opening_with_a_pronoun_is_ranked_with_the_sentence_it_refers
                            shared_assistant.embed_model.embed)
     assert ranked[0].text == text[:text.index(" Most castles")]
     assert text[ranked[0].start:ranked[0].end] == ranked[0].text
+
+
+def test_a_negation_must_negate_what_the_passage_negates(shared_assistant):
+    """A "not" elsewhere in the passage ("not only issue a joint statement") does not support
+    an answer that negates something else."""
+    from qa.verification import check_sentence
+
+    text = ("Price called the fact that the two sides could agree to not only issue a joint "
+            "statement but to agree on the substance behind it a very positive sign.")
+    passage = Passage("price#0", "price", "Price briefing", None, text, 0, len(text), 1.0)
+    question = "What did Price call the agreement on the substance of the joint statement?"
+
+    def negation_problems(sentence: str) -> list[str]:
+        problems = check_sentence(sentence, [1], [passage], [], question,
+                                  shared_assistant.embed_model.embed).problems
+        return [p for p in problems if "negation" in p]
+
+    assert negation_problems("Price did not call it a very positive sign.")
+    assert negation_problems("The sides could agree to not only issue a joint statement but "
+                             "to agree on the substance behind it.") == []
