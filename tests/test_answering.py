@@ -294,23 +294,25 @@ def test_a_follow_up_is_not_pulled_toward_the_previous_question(shared_assistant
     assert_citations_are_verbatim(answer)
 
 
+def _problems(assistant, passage_text: str, question: str, sentence: str) -> list[str]:
+    """What the verifier finds wrong with ``sentence`` citing a passage of ``passage_text``."""
+    from qa.verification import check_sentence
+
+    passage = Passage("test#0", "test", "Test article", None, passage_text, 0, len(passage_text), 1.0)
+    return check_sentence(sentence, [1], [passage], [], question, assistant.embed_model.embed).problems
+
+
 def test_a_wrong_ordinal_is_rejected(shared_assistant):
     """An ordinal is a number: "the 9th century" where the passage says the 10th is rejected,
     the true sentence is kept."""
-    from qa.verification import check_sentence
-
     text = ("The distinct cultural and ethnic identity of the Normans emerged initially in the "
             "first half of the 10th century, and it continued to evolve over the succeeding "
             "centuries.")
-    passage = Passage("normans#0", "normans", "Normans", None, text, 0, len(text), 1.0)
     question = "When did the Normans first gain their separate identity?"
-    embed = shared_assistant.embed_model.embed
-
-    def problems(sentence: str) -> list[str]:
-        return check_sentence(sentence, [1], [passage], [], question, embed).problems
-
-    assert problems("The Normans first gained their identity in the first half of the 10th century.") == []
-    assert any("'9th'" in p for p in problems(
+    assert _problems(shared_assistant, text, question,
+                     "The Normans first gained their identity in the first half of the 10th century.") == []
+    assert any("'9th'" in p for p in _problems(
+        shared_assistant, text, question,
         "The Normans first gained their identity in the first half of the 9th century."))
 
 
@@ -333,17 +335,12 @@ def test_a_sentence_opening_with_a_pronoun_is_ranked_with_the_sentence_it_refers
 def test_a_negation_must_negate_what_the_passage_negates(shared_assistant):
     """A "not" elsewhere in the passage ("not only issue a joint statement") does not support
     an answer that negates something else."""
-    from qa.verification import check_sentence
-
     text = ("Price called the fact that the two sides could agree to not only issue a joint "
             "statement but to agree on the substance behind it a very positive sign.")
-    passage = Passage("price#0", "price", "Price briefing", None, text, 0, len(text), 1.0)
     question = "What did Price call the agreement on the substance of the joint statement?"
 
     def negation_problems(sentence: str) -> list[str]:
-        problems = check_sentence(sentence, [1], [passage], [], question,
-                                  shared_assistant.embed_model.embed).problems
-        return [p for p in problems if "negation" in p]
+        return [p for p in _problems(shared_assistant, text, question, sentence) if "negation" in p]
 
     assert negation_problems("Price did not call it a very positive sign.")
     assert negation_problems("The sides could agree to not only issue a joint statement but "
