@@ -9,7 +9,8 @@ def test_a_word_matches_with_or_without_its_accents():
     # "Who was Richard's fiancee?" abstained on SQuAD's passage, which writes "fiancée": the
     # accented letter split the word in two.
     assert content_terms("Richard's fiancée, Berengaria") == content_terms("Richard's fiancee, Berengaria")
-    assert content_terms("Recep Tayyip Erdoğan in São Paulo") == ["recep", "tayyip", "erdogan", "sao", "paulo"]
+    assert content_terms("Recep Tayyip Erdoğan in São Paulo") == [
+        "recep", "tayyip", "erdogan", "sao", "paulo"]
 
 
 def test_words_of_other_scripts_are_terms_too():
