@@ -364,13 +364,8 @@ def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]
     if not profile.asks_for_kind:
         return []
     joined = []
-    by_passage: dict[str, list[Evidence]] = {}
-    for candidate in candidates:
-        by_passage.setdefault(candidate.passage.chunk_id, []).append(candidate)
-    for sentences in by_passage.values():
-        sentences.sort(key=lambda e: e.start)
+    for sentences in _in_passages(candidates):
         kinds = [answers_kind(profile, e.text, e.passage.published) for e in sentences]
-        passage = sentences[0].passage
         for i, first in enumerate(sentences):
             # The next sentence; or, within one paragraph, the one after that, when only the
             # first of the three has the answer ("On May 2, ... met. The ministry ... .
@@ -380,10 +375,10 @@ def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]
                     continue
                 if j == i + 2 and (not kinds[i] or kinds[i + 1]):
                     continue
-                text = passage.text[first.start - passage.start:sentences[j].end - passage.start]
-                if j == i + 2 and "\n" in text:
+                pair = _spanning(first, sentences[j])
+                if j == i + 2 and "\n" in pair.text:
                     continue
-                joined.append(replace(first, text=text, end=sentences[j].end, joined=True))
+                joined.append(pair)
     return joined
 
 
@@ -392,19 +387,26 @@ def _with_antecedents(candidates: list[Evidence]) -> list[Evidence]:
     joined with the sentence before it in its passage ("Norman architecture typically ..."):
     the pronoun's referent is what the question names, so the pair covers the question where
     neither sentence alone does."""
-    joined = []
+    return [_spanning(previous, sentence)
+            for sentences in _in_passages(candidates)
+            for previous, sentence in zip(sentences, sentences[1:])
+            if _PRONOUN_START.match(sentence.text)]
+
+
+def _in_passages(candidates: list[Evidence]) -> list[list[Evidence]]:
+    """The candidate sentences of each passage, in the passage's order."""
     by_passage: dict[str, list[Evidence]] = {}
     for candidate in candidates:
-        if not candidate.joined:
-            by_passage.setdefault(candidate.passage.chunk_id, []).append(candidate)
-    for sentences in by_passage.values():
-        sentences.sort(key=lambda e: e.start)
-        passage = sentences[0].passage
-        for previous, sentence in zip(sentences, sentences[1:]):
-            if _PRONOUN_START.match(sentence.text):
-                text = passage.text[previous.start - passage.start:sentence.end - passage.start]
-                joined.append(replace(previous, text=text, end=sentence.end, joined=True))
-    return joined
+        by_passage.setdefault(candidate.passage.chunk_id, []).append(candidate)
+    return [sorted(sentences, key=lambda e: e.start) for sentences in by_passage.values()]
+
+
+def _spanning(first: Evidence, last: Evidence) -> Evidence:
+    """The verbatim span of ``first``'s passage from ``first`` through ``last``, as a joined
+    candidate."""
+    passage = first.passage
+    return replace(first, text=passage.text[first.start - passage.start:last.end - passage.start],
+                   end=last.end, joined=True)
 
 
 def _distinct(candidates: list[Evidence]) -> list[Evidence]:
