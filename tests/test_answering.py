@@ -294,12 +294,17 @@ def test_a_follow_up_is_not_pulled_toward_the_previous_question(shared_assistant
     assert_citations_are_verbatim(answer)
 
 
+def _passage(text: str) -> Passage:
+    """A one-chunk article holding ``text``."""
+    return Passage("test#0", "test", "Test article", None, text, 0, len(text), 1.0)
+
+
 def _problems(assistant, passage_text: str, question: str, sentence: str) -> list[str]:
     """What the verifier finds wrong with ``sentence`` citing a passage of ``passage_text``."""
     from qa.verification import check_sentence
 
-    passage = Passage("test#0", "test", "Test article", None, passage_text, 0, len(passage_text), 1.0)
-    return check_sentence(sentence, [1], [passage], [], question, assistant.embed_model.embed).problems
+    return check_sentence(sentence, [1], [_passage(passage_text)], [], question,
+                          assistant.embed_model.embed).problems
 
 
 def test_a_wrong_ordinal_is_rejected(shared_assistant):
@@ -324,9 +329,8 @@ def test_a_sentence_opening_with_a_pronoun_is_ranked_with_the_sentence_it_refers
     text = ("Norman architecture typically stands out as a new stage in the architectural history "
             "of the regions they subdued. They spread a unique Romanesque idiom to England and "
             "Italy. Most castles were built of timber at first.")
-    passage = Passage("normans#0", "normans", "Normans", None, text, 0, len(text), 1.0)
     profile = profile_question("What is the Norman architecture idiom?")
-    ranked = rank_evidence(profile, candidate_sentences([passage]), lambda term: 1.0,
+    ranked = rank_evidence(profile, candidate_sentences([_passage(text)]), lambda term: 1.0,
                            shared_assistant.embed_model.embed)
     assert ranked[0].text == text[:text.index(" Most castles")]
     assert text[ranked[0].start:ranked[0].end] == ranked[0].text
