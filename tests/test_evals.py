@@ -473,6 +473,50 @@ def test_a_real_extractive_run_on_a_squad_file(tmp_path):
     assert values["latency_p50"][1] == 3
 
 
+def test_a_news_set_in_rgbs_format_is_asked_and_scored(tmp_path, capsys):
+    # Made up here in RGB's line format: snippets that answer, and distractors from other years.
+    from evals.news_set import main
+
+    lines = [
+        {"id": 0, "query": "Who won the 2019 Harbour Regatta?", "answer": "Mira Castell",
+         "positive": ["Jul 9, 2019 ... Mira Castell won the 2019 Harbour Regatta after a close "
+                      "final race against the defending champion."],
+         "negative": ["Jul 12, 2018 ... Tomas Brenner won the 2018 Harbour Regatta in strong "
+                      "winds off the northern pier."]},
+        {"id": 1, "query": "When did the Harbour Museum reopen?",
+         "answer": [["March 3, 2021", "3 March 2021"]],
+         "positive": ["The Harbour Museum reopened on 3 March 2021 after two years of repairs "
+                      "to its roof and galleries."],
+         "negative": ["The museum shop sells maps of the harbour and postcards of old ships."]},
+        {"id": 2, "query": "Where is the regatta held?", "answer": 7, "positive": [], "negative": []},
+    ]
+    data = tmp_path / "news.jsonl"
+    data.write_text("\n".join(json.dumps(line) for line in lines) + "\n{not json\n")
+    out = tmp_path / "answers.json"
+    assert main([str(data), "--half", "all", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["articles"] == 4 and report["questions"] == 2
+    assert [(r["id"], r["half"], r["right"]) for r in report["results"]] == [
+        (0, "dev", True), (1, "test", True)]
+    assert report["problems"] == ["news.jsonl line 3: field 'answer' must be a string, a list "
+                                  "of strings or a list of lists",
+                                  "news.jsonl line 4: Expecting property name enclosed in double "
+                                  "quotes: line 1 column 2 (char 1)"]
+    assert "skipped: news.jsonl line 3" in capsys.readouterr().err
+    assert main([str(data), "--out", str(out)]) == 0  # the dev half: even ids
+    assert [r["id"] for r in json.loads(out.read_text())["results"]] == [0]
+    assert main([str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_a_news_answer_needs_every_part_in_one_of_its_forms():
+    from evals.news_set import is_right
+
+    assert is_right("Mira  CASTELL won. [1]", (("Mira Castell",),))
+    assert is_right("From 3 March 2021 to May 4, 2021.", (("March 3, 2021", "3 March 2021"),
+                                                         ("May 4, 2021",)))
+    assert not is_right("From 3 March 2021.", (("3 March 2021",), ("May 4, 2021",)))
+
+
 def test_a_missing_squad_file_is_one_line_not_a_crash(seed_index_dir, tmp_path, capsys):
     from evals.run import main
 
