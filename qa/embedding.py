@@ -66,6 +66,7 @@ class MiniLMEmbedding(BaseEmbedding):
     threads: int = 0
     graph_cache_dir: Path | None = None
     int8_compute: bool = True
+    signed_weights: bool | None = None  # the int8 rewrite's weights; None: by this CPU
     _session: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
@@ -137,7 +138,8 @@ class MiniLMEmbedding(BaseEmbedding):
 
         cache_dir = self.graph_cache_dir or DEFAULT_MODELS_DIR
         try:
-            return cached_int8_graph(packaged, package.SHA256, cache_dir, _calibration_ids)
+            return cached_int8_graph(packaged, package.SHA256, cache_dir, _calibration_ids,
+                                     self.signed_weights)
         except Exception as error:  # noqa: BLE001 - any failure leaves the packaged graph usable
             log.warning("Embedding with the packaged fp32-compute graph (about 2x slower): "
                         "its int8 rewrite could not be built into %s: %r", cache_dir, error)

@@ -46,10 +46,12 @@ _NUM_HEADS = 12
 
 
 def cached_int8_graph(source: Path, source_sha256: str, cache_dir: Path,
-                      calibration_ids: Callable[[], list[list[int]]]) -> Path:
+                      calibration_ids: Callable[[], list[list[int]]],
+                      signed_weights: bool | None = None) -> Path:
     """The rewritten graph of ``source``, built once into ``cache_dir`` and reused after;
-    ``calibration_ids`` gives token ids of texts to find the outlier channels on."""
-    signed = multiplies_int8_exactly()
+    ``calibration_ids`` gives token ids of texts to find the outlier channels on. Its weights
+    are int8 where ``signed_weights`` (None: where ``multiplies_int8_exactly()``)."""
+    signed = multiplies_int8_exactly() if signed_weights is None else signed_weights
     name = f"{source_sha256[:16]}-v{GRAPH_VERSION}-{'s8' if signed else 'u8'}"
     target = cache_dir / f"all-MiniLM-L6-v2-int8-compute-{name}.onnx"
     if not target.exists():

@@ -49,13 +49,10 @@ def test_vectors_match_sentence_transformers_in_fp32(embedder, texts, fp32_vecto
     assert cosine.min() >= 0.995, f"lowest cosine {cosine.min():.4f} at {texts[cosine.argmin()]!r}"
 
 
-def test_unsigned_weights_match_fp32_on_any_cpu(texts, fp32_vectors, tmp_path, monkeypatch):
+def test_unsigned_weights_match_fp32_on_any_cpu(texts, fp32_vectors, tmp_path):
     # The graph for CPUs without VNNI or AMX, built and run here whatever this CPU has: its
     # uint8-by-uint8 products are exact everywhere (qa/embedding_graph.py).
-    from qa import embedding_graph
-
-    monkeypatch.setattr(embedding_graph, "multiplies_int8_exactly", lambda: False)
-    unsigned = MiniLMEmbedding(graph_cache_dir=tmp_path)
+    unsigned = MiniLMEmbedding(graph_cache_dir=tmp_path, signed_weights=False)
     cosine = (unsigned.embed(texts) * fp32_vectors).sum(axis=1)
     assert unsigned.graph.stem.endswith("-u8")
     assert cosine.min() >= 0.995, f"lowest cosine {cosine.min():.4f} at {texts[cosine.argmin()]!r}"
