@@ -43,7 +43,11 @@ def test_openai_backend_chat_follow_up(llama_server, seed_index_dir):
     chat.ask("Who hosted the November 7 talks between the Armenian and Azerbaijani foreign ministers?")
     answer = chat.ask("Where were they held?")
     assert_citations_are_verbatim(answer)
-    assert any("Blair House" in c.quote for c in answer.citations)
+    assert any(note.startswith("follow-up: read with the previous question") for note in answer.notes)
+    # The articles put the talks at Blair House and in Washington; which one SmolLM2 names
+    # differs between CPUs (llama.cpp's arithmetic does). Either must be in a cited quote.
+    named = [place for place in ("Blair House", "Washington") if place in answer.text]
+    assert named and any(place in c.quote for c in answer.citations for place in named), answer.text
 
 
 def test_unanswerable_question_never_reaches_the_model(llama_server, seed_index_dir):
