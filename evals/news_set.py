@@ -20,9 +20,7 @@ A line that is not such an object is reported with its line number and skipped.
 from __future__ import annotations
 
 import argparse
-import html
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -32,7 +30,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make ``evals`` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evals.metrics import strip_markers
+from evals.dataset import percentile
+from evals.squad import SquadParagraph, squad_contains, write_articles
 
 HALVES = ("dev", "test", "all")
 
@@ -82,19 +81,17 @@ def _question(row: dict) -> NewsQuestion:
 
 
 def is_right(text: str, answer: tuple[tuple[str, ...], ...]) -> bool:
-    """Every part of the gold answer appears, in one of its forms, in ``text``."""
-    said = " ".join(strip_markers(text).split()).lower()
-    return all(any(" ".join(form.split()).lower() in said for form in part) for part in answer)
+    """Every part of the gold answer appears, in one of its forms, in ``text`` (each part by
+    SQuAD's containment rule)."""
+    return all(squad_contains(text, part).value for part in answer)
 
 
 def write_library(questions: list[NewsQuestion], folder: Path) -> int:
-    """One article per distinct snippet (HTML: no heading line in the body); their number."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """One article per distinct snippet, written as the SQuAD slice's paragraphs are; their
+    number."""
     snippets = dict.fromkeys(s for q in questions for s in q.positive + q.negative)
-    for number, snippet in enumerate(snippets):
-        (folder / f"news-{number:05d}.html").write_text(
-            f"<html><head><title>News snippet {number + 1}</title></head>"
-            f"<body><p>{html.escape(snippet)}</p></body></html>\n", encoding="utf-8")
+    write_articles([SquadParagraph(f"news-{number:05d}", f"News snippet {number + 1}", snippet)
+                    for number, snippet in enumerate(snippets)], folder)
     return len(snippets)
 
 
@@ -115,13 +112,13 @@ def run(paths: list[Path], backend: str, half: str) -> dict:
                             "right": is_right(answer.text, question.answer),
                             "abstained": answer.abstained, "answer": answer.text,
                             "seconds": round(time.perf_counter() - started, 3)})
-    seconds = sorted(r["seconds"] for r in results) or [0.0]
+    seconds = [r["seconds"] for r in results]
     return {
         "backend": backend, "half": half, "articles": articles, "questions": len(results),
         "accuracy": sum(r["right"] for r in results) / max(1, len(results)),
         "abstained": sum(r["abstained"] for r in results),
-        "latency_p50": statistics.median(seconds),
-        "latency_p95": seconds[min(len(seconds) - 1, round(0.95 * (len(seconds) - 1)))],
+        "latency_p50": percentile(seconds, 50) or 0.0,
+        "latency_p95": percentile(seconds, 95) or 0.0,
         "problems": problems, "results": results,
     }
 
