@@ -157,13 +157,13 @@ def _quantized_matmuls(model, calibration_ids: list[list[int]], signed_weights: 
                                   numpy_helper.from_array(channels.astype(np.int64), x + "_outlier_index")])
         added += [helper.make_node("Mul", [x, x + "_inliers_mask"], [x + "_inliers"]),
                   helper.make_node("Gather", [x, x + "_outlier_index"], [x + "_outliers"], axis=-1)]
+    zero_point = 0 if signed_weights else 128  # int8 weights as they are, or shifted to uint8
     sharing_input: dict[str, list] = {}  # query, key and value: one product, then split
     for layer in layers:
         sharing_input.setdefault(layer[0].input[0], []).append(layer)
     for x, group in sharing_input.items():
         weights = np.concatenate([numpy_helper.to_array(initializers[w]) for _, w, _, _ in group], axis=1)
-        zero_point = 0 if signed_weights else 128
-        stored = (weights.astype(np.int16) + zero_point).astype(weights.dtype if signed_weights else np.uint8)
+        stored = weights if signed_weights else (weights.astype(np.int16) + zero_point).astype(np.uint8)
         scales = np.concatenate(
             [numpy_helper.to_array(initializers[s]).reshape(-1) for _, _, s, _ in group]).astype(np.float32)
         name = group[0][1] + "_x".join(w for _, w, _, _ in group[1:])
