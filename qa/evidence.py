@@ -48,6 +48,7 @@ _DURATION = re.compile(r"\b(?:\d[\d,]*|one|two|three|four|five|six|seven|eight|n
 _CLAUSE_BREAK = re.compile(r",|\b(?:according to|as (?:described|reported)|in the (?:report|coverage))\b",
                            re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
+_ASKS = re.compile(r"\?[\s\"”’')\]]*$")  # the sentence is itself a question
 _PRONOUN_START = re.compile(r"^(He|She|They|It|His|Her|Their|This|That|These|Those)\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|"
                      r"eleven|twelve|dozen|hundred|thousand|million|billion)\b", re.I)
@@ -261,6 +262,9 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
     quotes = [m.group(1) for m in _QUOTED.finditer(profile.question) if m.start() < core_end]
     candidates = _distinct(candidates + _joined_with_neighbours(profile, candidates)
                            + _with_antecedents(candidates))
+    # A sentence that asks ("What is the location of the Super Bowl in 2022?") answers nothing,
+    # however closely it restates the question; joined with the sentence after it, it may.
+    candidates = [c for c in candidates if not _ASKS.search(c.text)]
     similarities = np.zeros(len(candidates))
     if embed is not None:
         # A follow-up is compared with itself and with itself read after the previous question;

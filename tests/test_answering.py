@@ -336,6 +336,20 @@ def test_a_sentence_opening_with_a_pronoun_is_ranked_with_the_sentence_it_refers
     assert text[ranked[0].start:ranked[0].end] == ranked[0].text
 
 
+def test_a_sentence_that_asks_is_never_the_answer(shared_assistant):
+    """A snippet that restates the question as a question of its own reads most like it, and
+    answers nothing; the sentence after it does."""
+    from qa.evidence import rank_evidence
+
+    text = ("Who won the women's singles title at Wimbledon in 2019? Simona Halep beat Serena "
+            "Williams in the final, 6-2, 6-2, to win the title.")
+    profile = profile_question("Who won the women's singles title at Wimbledon in 2019?")
+    ranked = rank_evidence(profile, candidate_sentences([_passage(text)]), lambda term: 1.0,
+                           shared_assistant.embed_model.embed)
+    assert ranked and all("?" not in e.text for e in ranked)
+    assert ranked[0].text.startswith("Simona Halep beat")
+
+
 def test_a_negation_must_negate_what_the_passage_negates(shared_assistant):
     """A "not" elsewhere in the passage ("not only issue a joint statement") does not support
     an answer that negates something else."""
