@@ -34,6 +34,7 @@ from evals.dataset import percentile
 from evals.squad import SquadParagraph, squad_contains, write_articles
 
 HALVES = ("dev", "test", "all")
+DEPTHS = (1, 3, 5, 10, 20)  # retrieval depths at which the answer's presence is reported
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,14 @@ def run(paths: list[Path], backend: str, half: str) -> dict:
         for question in asked:
             started = time.perf_counter()
             answer = assistant.ask(question.query)
+            seconds = round(time.perf_counter() - started, 3)
+            retrieved = assistant.retrieve(question.query, max(DEPTHS))
             results.append({"id": question.id, "half": question.half, "query": question.query,
                             "right": is_right(answer.text, question.answer),
                             "abstained": answer.abstained, "answer": answer.text,
-                            "seconds": round(time.perf_counter() - started, 3)})
+                            "seconds": seconds,
+                            "answer_at": next((rank for rank, p in enumerate(retrieved, start=1)
+                                               if is_right(p.text, question.answer)), None)})
     seconds = [r["seconds"] for r in results]
     return {
         "backend": backend, "half": half, "articles": articles, "questions": len(results),
@@ -119,6 +124,10 @@ def run(paths: list[Path], backend: str, half: str) -> dict:
         "abstained": sum(r["abstained"] for r in results),
         "latency_p50": percentile(seconds, 50) or 0.0,
         "latency_p95": percentile(seconds, 95) or 0.0,
+        # Whether a miss is retrieval's or the answer step's: the share of questions whose
+        # answer is in one of the first k passages retrieved.
+        "answer_in_passages": {k: sum(r["answer_at"] is not None and r["answer_at"] <= k
+                                      for r in results) / max(1, len(results)) for k in DEPTHS},
         "problems": problems, "results": results,
     }
 
@@ -145,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{report['articles']} snippets; accuracy {report['accuracy']:.3f}; abstained "
           f"{report['abstained']}; latency p50 {report['latency_p50']:.2f} s, p95 "
           f"{report['latency_p95']:.2f} s; answers in {args.out}")
+    print("answer in the first k passages retrieved: " + ", ".join(
+        f"k={k} {share:.2f}" for k, share in report["answer_in_passages"].items()))
     return 0
 
 
