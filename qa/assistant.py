@@ -154,10 +154,12 @@ class Assistant:
         return result
 
     def remove_article(self, article_id: str) -> IndexResult:
-        """Remove an added article (by id) from the library and the index."""
-        if not self.library.remove(article_id):
-            raise ArticleError(article_id, "no added article has this id (seed articles stay)")
-        return self.reindex()
+        """Remove an added article (by id) from the library and the index; if the index cannot
+        be rebuilt, the article stays in both."""
+        with self.library.removing(article_id) as found:  # put back if indexing fails
+            if not found:
+                raise ArticleError(article_id, "no added article has this id (seed articles stay)")
+            return self.reindex()
 
     def reindex(self, progress: Progress | None = None, rebuild: bool = False) -> IndexResult:
         """Bring the index in step with the library (seed articles + added articles)."""

@@ -26,8 +26,10 @@ class Library(Protocol):
         same name; if the block (the indexing) raises, put the library back as it was, so it
         stays as the index has it. Raises IndexBuildError if the copies cannot be written."""
 
-    def remove(self, article_id: str) -> bool:
-        """Drop the copy of an added article; False if no added article has this id."""
+    def removing(self, article_id: str) -> contextlib.AbstractContextManager[bool]:
+        """Drop the copy of an added article, giving whether there was one; if the block (the
+        indexing) raises, put it back, so the library stays as the index has it. Raises
+        IndexBuildError if the copy cannot be dropped."""
 
     def load(self) -> tuple[list[Article], list[ArticleError]]:
         """Every added article; copies that cannot be read are returned as errors."""
@@ -63,12 +65,26 @@ class FolderLibrary:
             _undo_copies(copied)  # the library stays as the index has it
             raise
 
-    def remove(self, article_id: str) -> bool:
-        removed = [p for p in find_article_files([self.folder])
-                   if p.stem == article_id] if self.folder.exists() else []
-        for path in removed:
-            path.unlink()
-        return bool(removed)
+    @contextlib.contextmanager
+    def removing(self, article_id: str) -> Iterator[bool]:
+        found = [p for p in find_article_files([self.folder])
+                 if p.stem == article_id] if self.folder.exists() else []
+        removed: list[tuple[Path, bytes | None]] = []
+        try:
+            for path in found:
+                removed.append((path, path.read_bytes()))
+                path.unlink()
+        except OSError as exc:
+            _undo_copies(removed)
+            raise IndexBuildError(
+                f"cannot remove {article_id!r} from the library in {self.folder} "
+                f"({exc.strerror or exc}); nothing was removed and the index is unchanged. "
+                "Make it writable, or point QA_DATA_DIR (--data-dir) at another folder") from exc
+        try:
+            yield bool(found)
+        except Exception:
+            _undo_copies(removed)  # the library stays as the index has it
+            raise
 
     def load(self) -> tuple[list[Article], list[ArticleError]]:
         return load_articles([self.folder]) if self.folder.is_dir() else ([], [])

@@ -429,13 +429,26 @@ class PostgresLibrary:
                                            {"name": path.name})
             raise
 
-    def remove(self, article_id: str) -> bool:
+    @contextlib.contextmanager
+    def removing(self, article_id: str) -> Iterator[bool]:
+        """Delete the article's rows (one transaction); if the block raises, put them back."""
         from sqlalchemy import text
 
         with _database_errors(self._shown_url), self._engine.begin() as connection:
-            removed = connection.execute(text("DELETE FROM qa_library WHERE article_id = :id"),
-                                         {"id": article_id}).rowcount
-        return removed > 0
+            removed = connection.execute(
+                text("DELETE FROM qa_library WHERE article_id = :id "
+                     "RETURNING file_name, article_id, content"), {"id": article_id}).all()
+        try:
+            yield bool(removed)
+        except Exception:
+            with (contextlib.suppress(StoreError), _database_errors(self._shown_url),
+                  self._engine.begin() as connection):
+                for name, stem, content in removed:
+                    connection.execute(
+                        text("INSERT INTO qa_library VALUES (:name, :article_id, :content) "
+                             "ON CONFLICT (file_name) DO NOTHING"),
+                        {"name": name, "article_id": stem, "content": content})
+            raise
 
     def load(self) -> tuple[list[Article], list[ArticleError]]:
         from sqlalchemy import text

@@ -151,6 +151,31 @@ def test_qa_index_on_a_read_only_or_full_data_directory(seed_index_dir, tmp_path
         assert_index_is_whole(data_dir, SEED_IDS | {p.stem for p in articles})
 
 
+def test_a_removal_the_index_cannot_take_keeps_the_article(seed_index_dir, tmp_path):
+    """The library can drop the article, but the index folder is read-only: the article is put
+    back, so the library and the index still agree, and the removal can be made later."""
+    article = write_articles(tmp_path / "new", 1, sentences_per_article=20)[0]
+    with small_disk(tmp_path / "disk") as disk:
+        data_dir = disk.folder / "qa-data"
+        shutil.copytree(seed_index_dir, data_dir)
+        assert qa(data_dir, "index", str(tmp_path / "new")).returncode == 0
+        shutil.move(data_dir / "index", tmp_path / "index-files")
+        with small_disk(data_dir / "index") as index_disk:  # the library stays writable
+            shutil.copytree(tmp_path / "index-files", data_dir / "index", dirs_exist_ok=True)
+            before = _snapshot(data_dir)
+            index_disk.remount("ro")
+            error = one_line_error(qa(data_dir, "remove", article.stem))
+            assert "Read-only file system" in error and "unchanged" in error, error
+            assert _snapshot(data_dir) == before
+            assert_index_is_whole(data_dir, SEED_IDS | {article.stem})
+
+            index_disk.remount("rw")
+            done = qa(data_dir, "remove", article.stem)
+            assert done.returncode == 0 and f"removed {article.stem}" in done.stdout, done.stderr
+            assert not list((data_dir / "articles").glob(f"{article.stem}.*"))
+            assert_index_is_whole(data_dir, SEED_IDS)
+
+
 def test_upload_to_a_read_only_or_full_data_directory(seed_index_dir, tmp_path):
     from gradio_client import Client, handle_file
 
