@@ -52,6 +52,7 @@ class Assistant:
         self.index, self.library = open_index(settings, self.embed_model)
         self._generator = build_generator(settings)
         self._built: Answerer | None = None
+        self._built_token: object = None
         self._answerer_lock = threading.Lock()
         if not self.index.exists():
             self.reindex()
@@ -194,13 +195,16 @@ class Assistant:
         return self._ready()
 
     def _ready(self) -> Answerer:
+        # Read before opening: a build landing while we open is seen at the next question.
+        token = self.index.build_token()
         with self._answerer_lock:
-            if self._built is None:
+            if self._built is None or token != self._built_token:  # e.g. `qa index` elsewhere
                 retriever = self.index.retriever(self.embed_model,
                                                  self.settings.candidates_per_retriever)
                 ranker = build_ranker(self.settings.ranker, retriever.term_weight,
                                       self.embed_model.embed)
                 self._built = Answerer(self.settings, retriever, self.embed_model,
                                        self._generator, ranker)
+                self._built_token = token
             return self._built
 

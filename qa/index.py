@@ -102,6 +102,10 @@ class SearchIndex(Protocol):
     def retriever(self, embed_model: MiniLMEmbedding, candidates: int) -> PassageRetriever:
         """Hybrid (keyword + vector) retrieval over the index."""
 
+    def build_token(self) -> object:
+        """What names the build a new reader would open: when it differs from the one a
+        retriever was opened at, another process has built since, and readers reopen."""
+
 
 def open_index(settings: Settings, embed_model: MiniLMEmbedding) -> tuple[SearchIndex, Library]:
     """The index and the library of added articles that ``settings`` choose: PostgreSQL when
@@ -279,6 +283,14 @@ class ArticleIndex:
     def exists(self) -> bool:
         """True once a build has completed."""
         return self._manifest() is not None
+
+    def build_token(self) -> object:
+        # Every build replaces manifest.json by a rename: a new inode. One stat per question.
+        try:
+            stat = self.manifest_path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
     def articles(self) -> list[ArticleRecord]:
         """The indexed articles, by id."""

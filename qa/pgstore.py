@@ -283,6 +283,9 @@ class PostgresIndex:
                                          self._async_engine)
         return self._reader
 
+    def build_token(self) -> object:
+        return None  # PostgresRetriever reads the live tables and notices new builds itself
+
     def retriever(self, embed_model: MiniLMEmbedding, candidates: int) -> PostgresRetriever:
         """Hybrid retrieval over the live index (Postgres full text + pgvector)."""
         return PostgresRetriever(self, embed_model, candidates)

@@ -70,6 +70,22 @@ def test_a_removed_article_is_deleted_from_the_index(data_dir, tmp_path):
         assistant.remove_article("000_29fca93d9d20ffcf")  # seed articles cannot be removed
 
 
+def test_an_assistant_answers_from_what_another_process_indexed(data_dir, tmp_path):
+    """`qa serve` keeps running while `qa index` adds an article or rebuilds (another Assistant
+    on the same data directory): its next question reads the new build."""
+    serving = Assistant(data_dir=data_dir)
+    question = "Where did the envoys meet to discuss the railway?"
+    assert serving.ask(question).abstained
+    article = tmp_path / "envoys.txt"
+    article.write_text("The envoys met in Yerevan on March 9 to discuss the railway.", encoding="utf-8")
+    Assistant(data_dir=data_dir).add_articles([article])
+    assert "Yerevan" in serving.ask(question).text
+
+    Assistant(data_dir=data_dir).reindex(rebuild=True)  # a new store; the old one is deleted
+    answer = serving.ask(question)
+    assert "Yerevan" in answer.text and answer.citations[0].article_id == "envoys"
+
+
 def test_a_bad_file_among_good_ones_is_skipped_and_named(data_dir, tmp_path):
     (tmp_path / "good.txt").write_text("The envoys met in Tbilisi on March 3.", encoding="utf-8")
     (tmp_path / "broken.txt").write_bytes(b"\xff\xfe\xfa not utf-8 \xc3\x28")
