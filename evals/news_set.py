@@ -109,12 +109,12 @@ def run(paths: list[Path], backend: str, half: str) -> dict:
         for question in asked:
             started = time.perf_counter()
             answer = assistant.ask(question.query)
-            seconds = round(time.perf_counter() - started, 3)
+            elapsed = round(time.perf_counter() - started, 3)
             retrieved = assistant.retrieve(question.query, max(DEPTHS))
             results.append({"id": question.id, "half": question.half, "query": question.query,
                             "right": is_right(answer.text, question.answer),
                             "abstained": answer.abstained, "answer": answer.text,
-                            "seconds": seconds,
+                            "seconds": elapsed,
                             "answer_at": next((rank for rank, p in enumerate(retrieved, start=1)
                                                if is_right(p.text, question.answer)), None)})
     seconds = [r["seconds"] for r in results]
