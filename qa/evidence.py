@@ -19,6 +19,7 @@ from qa.cues import cues, phrase_pattern
 from qa.dates import find_dates, resolved_weekdays
 from qa.retrieval import Passage
 from qa.sentences import sentence_spans
+from qa.slots import Anchor, names_beside_anchor, new_names, question_anchor
 from qa.text import STOPWORDS, content_terms
 
 __all__ = [
@@ -49,6 +50,7 @@ _CLAUSE_BREAK = re.compile(r",|\b(?:according to|as (?:described|reported)|in th
                            re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
 _ASKS = re.compile(r"\?[\s\"”’')\]]*$")  # the sentence is itself a question
+_ASKS_WITHIN = re.compile(r"\?[\"”’')\]]*\s")  # a joined span holding a question
 _PRONOUN_START = re.compile(r"^(He|She|They|It|His|Her|Their|This|That|These|Those)\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|"
                      r"eleven|twelve|dozen|hundred|thousand|million|billion)\b", re.I)
@@ -71,6 +73,7 @@ class QuestionProfile:
     search_text: str = ""  # what retrieval searched for (a follow-up adds the previous turn)
     calendar_day: bool = False  # "on what date": a day is asked for, a bare year will not do
     constraints: tuple[Constraint, ...] = ()  # the years, quarters, names the question states
+    anchor: Anchor | None = None  # the word its answer hangs on ("won" in "who won ...")
 
     @property
     def asks_for_kind(self) -> bool:
@@ -91,6 +94,7 @@ class Evidence:
     passage_coverage: float = 0.0
     similarity: float = 0.0
     type_match: bool = False
+    slot: bool = False  # holds an answer of the asked-for kind beside the question's anchor
     focus_found: bool = True  # its passage mentions the question's focus
     joined: bool = False  # two adjacent sentences
     unmet: tuple[Constraint, ...] = ()  # what the question states that its passage does not
@@ -121,7 +125,8 @@ def profile_question(question: str) -> QuestionProfile:
                            and content_terms(counted.group(1)) else None,
                            speaker=_speaker_of(speaker),
                            calendar_day=bool(_CALENDAR_DAY.search(question)),
-                           constraints=tuple(question_constraints(question)))
+                           constraints=tuple(question_constraints(question)),
+                           anchor=question_anchor(question))
 
 
 def _speaker_of(match: re.Match | None) -> str | None:
@@ -187,6 +192,8 @@ def candidate_sentences(passages: Sequence[Passage]) -> list[Evidence]:
 def answers_kind(profile: QuestionProfile, text: str, published: date | None) -> bool:
     """Does ``text`` hold the kind of answer asked for: a date for "when", a count of the
     right thing for "how many X", words of the right speaker for "what did X say"?"""
+    if profile.answer_type == "name":
+        return bool(new_names(text, profile.question))
     if not has_answer_type(profile.answer_type, text, published):
         return False
     if profile.answer_type == "date" and profile.calendar_day and not _names_a_day(text, published):
@@ -263,8 +270,9 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
     candidates = _distinct(candidates + _joined_with_neighbours(profile, candidates)
                            + _with_antecedents(candidates))
     # A sentence that asks ("What is the location of the Super Bowl in 2022?") answers nothing,
-    # however closely it restates the question; joined with the sentence after it, it may.
-    candidates = [c for c in candidates if not _ASKS.search(c.text)]
+    # however closely it restates the question, and adds nothing to the sentence it is joined to.
+    candidates = [c for c in candidates
+                  if not (_ASKS.search(c.text) or c.joined and _ASKS_WITHIN.search(c.text))]
     similarities = np.zeros(len(candidates))
     if embed is not None:
         # A follow-up is compared with itself and with itself read after the previous question;
@@ -287,6 +295,9 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
         coverage = covered(candidate.text)
         type_match = answers_kind(profile, candidate.text, candidate.passage.published)
         focus_found = profile.focus is None or _mentions(candidate.passage.text, profile.focus)
+        # "Who won?": a name beside "won" answers; a restatement naming only a place does not.
+        slot = (profile.answer_type == "name" and type_match
+                and names_beside_anchor(profile.anchor, candidate.text, profile.question))
         quoted = any(_normalized(q) in _normalized(candidate.text) for q in quotes)
         missing = unmet[candidate.passage.chunk_id]
         # A passage about another year or quarter than the one asked about does not answer,
@@ -296,12 +307,13 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
         score = (0.40 * coverage + 0.20 * passage_cover[candidate.passage.chunk_id]
                  + 0.40 * max(float(similarity), 0.0) + (0.3 if quoted else 0.0)
                  + (0.08 if type_match else -0.15 if typed else 0.0)
+                 + (0.2 if slot else 0.0)
                  - 0.005 * candidate.rank
                  - (0.06 if candidate.joined else 0.0)
                  - penalty)
         scored.append(replace(candidate, coverage=coverage,
                               passage_coverage=passage_cover[candidate.passage.chunk_id],
-                              similarity=float(similarity), type_match=type_match,
+                              similarity=float(similarity), type_match=type_match, slot=slot,
                               focus_found=focus_found, unmet=missing, score=score))
     return sorted(scored, key=lambda e: e.score, reverse=True)
 

@@ -1,0 +1,129 @@
+"""Where the answer to a "who" question sits in a sentence: a name beside the question's verb
+or role word.
+
+"Who won the Masters in 2021?" is answered by a name beside a form of "win" ("Hideki Matsuyama
+wins the Masters", "the title was won by Ashleigh Barty"); "Who is the director of X?" by a
+name beside "director" or "directed". A sentence that restates the question without such a
+pair ("The 2021 Masters Tournament runs April 8-11") holds the question's words but not its
+answer. This is the surface-pattern idea of early open-domain QA (Ravichandran and Hovy, 2002)
+reduced to proximity. A date beside "released" for "when was X released?" was measured too and
+changed nothing (evals/README.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from qa.text import STOPWORDS, content_terms
+
+__all__ = ["Anchor", "question_anchor", "new_names", "names_beside_anchor"]
+
+# The anchor: the verb or role noun right after "who" ("who won", "who is the director").
+_WHO = re.compile(r"^\W*(?:who|whom)\s+(?:(?:is|was|are|were|has|have|had|will|did|does|do|"
+                  r"been|being|currently|now|the|a|an)\s+)*([\w\-]+)", re.IGNORECASE)
+_WHO_WORD = re.compile(r"^\W*(?:who|whom)\s+", re.IGNORECASE)
+
+# Irregular forms of common verbs, which share no prefix with the form a question uses.
+_IRREGULAR = [set(forms.split("/")) for forms in (
+    "win/won/wins/winning", "lead/led/leads/leading", "buy/bought/buys/buying",
+    "sell/sold/sells/selling", "make/made/makes/making", "give/gave/given/gives/giving",
+    "take/took/taken/takes/taking", "become/became/becomes/becoming", "begin/began/begun/begins",
+    "write/wrote/written/writes/writing", "choose/chose/chosen/chooses", "pay/paid/pays/paying",
+    "build/built/builds/building", "meet/met/meets/meeting", "lose/lost/loses/losing",
+    "beat/beaten/beats/beating", "find/found/finds/finding", "run/ran/runs/running",
+    "sing/sang/sung/sings/singing", "speak/spoke/spoken/speaks", "see/saw/seen/sees",
+    "fall/fell/fallen/falls", "bring/brought/brings", "hold/held/holds/holding")]
+_MONTHS_AND_DAYS = frozenset(
+    "january february march april may june july august september october november december jan "
+    "feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday "
+    "saturday sunday".split())
+_NAME_WORD = re.compile(r"\b[A-Z][\w'’\-]*\.?|\b[A-Z]\.")
+_GAP = 3  # the answer is at most this many words from the anchor (two between them)
+_TOKEN = re.compile(r"[\w'’\-./]+")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The word a question's answer hangs on; ``subject``: the answer is the verb's subject
+    ("Who won ...?": "Matsuyama won", or "was won by Barty"), not a word after it."""
+
+    word: str
+    subject: bool = False
+
+
+def question_anchor(question: str) -> Anchor | None:
+    """The word a "who" question's answer hangs on, or None."""
+    match = _WHO.search(question)
+    if match is None:
+        return None
+    word = match.group(1)
+    if word.lower() in STOPWORDS or (word[0].isupper() and not word.isupper()):
+        return None  # "Who is Hideki Matsuyama?": a name is the topic, not a role ("CEO" is)
+    # "Who won": the answer is the verb's subject; "who is the director", "who was awarded":
+    # a name on either side.
+    direct = match.start(1) == _WHO_WORD.match(question).end()
+    return Anchor(word.lower(), subject=direct)
+
+
+@cache
+def _same_word(anchor: Anchor, word: str) -> bool:
+    """Whether ``word`` is a form of the anchor: of a verb the same stem ("won" of "win",
+    "acquires" of "acquired"; "ruler" is not "ruled"), of a noun also a longer or shorter one
+    ("directed" of "director")."""
+    word = word.lower()
+    forms = next((f for f in _IRREGULAR if anchor.word in f), None)
+    if forms:
+        return word in forms
+    a, w = content_terms(anchor.word), content_terms(word)
+    if not a or not w:
+        return False
+    if anchor.subject:
+        return a[0] == w[0]
+    shorter, longer = sorted((a[0], w[0]), key=len)
+    return shorter == longer or (len(shorter) >= 4 and longer.startswith(shorter))
+
+
+def new_names(text: str, question: str) -> list[tuple[int, int]]:
+    """The spans of capitalised words in ``text`` that the question does not use: the names a
+    "who" question may be answered with (months, weekdays and a sentence's first word alone
+    are not names)."""
+    asked = {w.lower().rstrip(".") for w in re.findall(r"[\w'’\-]+", question)}
+    spans = []
+    for match in _NAME_WORD.finditer(text):
+        word = match.group(0).rstrip(".").lower().removesuffix("'s").removesuffix("’s")
+        if word in asked or word in STOPWORDS or word in _MONTHS_AND_DAYS:
+            continue
+        following = _NAME_WORD.match(text, match.end() + 1)
+        if not text[:match.start()].strip() and following is None:
+            continue  # "Practice rounds begin ...": a capital only because it opens the sentence
+        spans.append(match.span())
+    return spans
+
+
+def names_beside_anchor(anchor: Anchor | None, text: str, question: str) -> bool:
+    """Whether ``text`` names someone the question does not, within a few words of its anchor
+    ("Hideki Matsuyama wins", "won by Ashleigh Barty", "directed by Garry Marshall")."""
+    answers = new_names(text, question) if anchor is not None else []
+    if not answers:
+        return False
+    words = list(_TOKEN.finditer(text))
+    spans = [m.span() for m in words]
+    anchors = [i for i, m in enumerate(words) if _same_word(anchor, m.group(0))]
+    for start, end in answers:
+        first, last = _word_at(spans, start), _word_at(spans, end - 1)
+        for a in anchors:
+            # "won by Barty": the agent of a passive verb follows it, and what precedes it is
+            # what was acted on ("the Latin used by the church").
+            passive = a + 1 < len(words) and words[a + 1].group(0).lower() == "by"
+            if first - _GAP <= a < first and (passive or not anchor.subject):
+                return True  # the answer after the anchor
+            if last < a <= last + _GAP and not (passive and anchor.subject):
+                return True  # the answer before it
+    return False
+
+
+def _word_at(words: list[tuple[int, int]], offset: int) -> int:
+    """The index of the word holding (or next after) character ``offset``."""
+    return next((i for i, (_, end) in enumerate(words) if offset < end), len(words))

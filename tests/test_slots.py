@@ -1,0 +1,64 @@
+"""A "who" question is answered by a name beside its verb or role word (qa/slots.py)."""
+
+from __future__ import annotations
+
+from qa.evidence import answers_kind, candidate_sentences, profile_question, rank_evidence
+from qa.retrieval import Passage
+from qa.slots import names_beside_anchor, new_names, question_anchor
+
+
+def _beside(question: str, sentence: str) -> bool:
+    return names_beside_anchor(question_anchor(question), sentence, question)
+
+
+def test_the_subject_of_the_question_verb_is_the_answer_not_its_object():
+    question = "Who hosted the foreign ministers in Washington?"
+    assert _beside(question, "Antony Blinken hosted the foreign ministers.")
+    assert _beside(question, "The talks were hosted by U.S. Secretary Antony Blinken.")
+    # The object of the verb, and what a passive verb acted on, are not who did it.
+    assert not _beside(question, 'Sullivan said it was "good to host" Azerbaijan\'s minister.')
+    assert not _beside("Who used the church to unify the duchy?",
+                       "It borrowed the Latin used by the church in its liturgy.")
+
+
+def test_a_role_word_takes_a_name_on_either_side_and_irregular_verbs_match():
+    assert _beside("Who is the director of Pretty Woman?",
+                   "It is a 1990 film directed by Garry Marshall.")
+    assert _beside("Who is the CEO of Google?", "Google CEO Sundar Pichai spoke on Tuesday.")
+    assert _beside("Who won the Masters in 2021?", "Hideki Matsuyama wins the Masters!")
+    assert _beside("Who won the final?", "The title was won by Ashleigh Barty.")
+    # A verb's noun is another word: "ruler" does not say who ruled.
+    assert not _beside("Who ruled the duchy?", "It was founded by the Viking ruler Rollo.")
+    # Too far from the verb to be its subject.
+    assert not _beside("Who won the election?",
+                       "Votes between Trump and Biden in each state, and who is winning.")
+
+
+def test_a_name_is_one_the_question_does_not_use():
+    question = "Who won the Masters golf tournament in 2021?"
+    assert question_anchor("Who is Hideki Matsuyama?") is None  # a name is the topic
+    assert new_names("The Masters runs April 8-11 in 2021.", question) == []
+    assert new_names("Practice rounds begin Monday.", question) == []
+    found = new_names("On Sunday Hideki Matsuyama won.", question)
+    assert [s for s in found] == [(10, 16), (17, 26)]
+
+
+def test_a_who_question_is_answered_by_a_name_beside_its_role_word(shared_assistant):
+    """Two search snippets adapted from RGB's news set (en_fact, id 94). The first repeats the
+    question's words and names only a product; the second names the CEO beside "CEO", and
+    ranks first although it reads less like the question."""
+    texts = ["May 18, 2021 ... A message from our CEO ... CEO of Google and Alphabet ... at "
+             "Google I/O 2021, with a display behind him.",
+             "Oct 6, 2021 ... An image of Google CEO Sundar Pichai wearing glasses and a jacket."]
+    question = "Who is the CEO of Google in 2021?"
+    profile = profile_question(question)
+    assert profile.answer_type == "name"
+    passages = [Passage(f"snippet-{n}#0", f"snippet-{n}", "Snippet", None, text, 0, len(text), 1.0)
+                for n, text in enumerate(texts)]
+    ranked = rank_evidence(profile, candidate_sentences(passages), lambda term: 1.0,
+                           shared_assistant.embed_model.embed)
+    assert "Sundar Pichai" in ranked[0].text and ranked[0].slot
+    message = next(e for e in ranked if e.text.startswith("May 18"))
+    assert message.type_match and not message.slot and message.similarity > ranked[0].similarity
+    # A sentence naming no one the question does not is no answer to "who".
+    assert not answers_kind(profile, "The CEO of Google spoke in 2021.", None)
