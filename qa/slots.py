@@ -1,13 +1,12 @@
-"""Where the answer to a "who" question sits in a sentence: a name beside the question's verb
-or role word.
+"""Where the answer sits in a sentence: a name or a date beside the question's anchor word.
 
 "Who won the Masters in 2021?" is answered by a name beside a form of "win" ("Hideki Matsuyama
 wins the Masters", "the title was won by Ashleigh Barty"); "Who is the director of X?" by a
-name beside "director" or "directed". A sentence that restates the question without such a
-pair ("The 2021 Masters Tournament runs April 8-11") holds the question's words but not its
-answer. This is the surface-pattern idea of early open-domain QA (Ravichandran and Hovy, 2002)
-reduced to proximity. A date beside "released" for "when was X released?" was measured too and
-changed nothing (evals/README.md).
+name beside "director" or "directed"; "When was X released?" by a date beside "released". A
+sentence that restates the question without such a pair ("The 2021 Masters Tournament runs
+April 8-11", "Sep 13, 2022 ... Breath of the Wild has been revealed!") holds the question's
+words but not its answer. This is the surface-pattern idea of early open-domain QA
+(Ravichandran and Hovy, 2002) reduced to proximity.
 """
 
 from __future__ import annotations
@@ -16,14 +15,20 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from qa.dates import find_dates
 from qa.text import STOPWORDS, content_terms
 
-__all__ = ["Anchor", "question_anchor", "new_names", "names_beside_anchor"]
+__all__ = ["Anchor", "question_anchor", "new_names", "answer_beside_anchor"]
 
-# The anchor: the verb or role noun right after "who" ("who won", "who is the director").
+# The anchor: the verb or role noun right after "who" ("who won", "who is the director"), the
+# verb closing "when was X released?", the noun before "date" in "what is the release date of X".
 _WHO = re.compile(r"^\W*(?:who|whom)\s+(?:(?:is|was|are|were|has|have|had|will|did|does|do|"
                   r"been|being|currently|now|the|a|an)\s+)*([\w\-]+)", re.IGNORECASE)
 _WHO_WORD = re.compile(r"^\W*(?:who|whom)\s+", re.IGNORECASE)
+_WHEN = re.compile(r"^\W*(?i:when\s+(?:is|was|are|were|did|does|do|will|has|have|had))\s+.*?"
+                   r"\s([a-z][a-z\-]+)\W*$")
+_DATE_OF = re.compile(r"^\W*what\s+(?:is|was|will be)\s+the\s+([a-z][a-z\-]+)\s+(?:date|day)\b",
+                      re.IGNORECASE)
 
 # Irregular forms of common verbs, which share no prefix with the form a question uses.
 _IRREGULAR = [set(forms.split("/")) for forms in (
@@ -51,10 +56,15 @@ class Anchor:
 
     word: str
     subject: bool = False
+    date: bool = False  # a date is asked for ("when was X released?")
 
 
 def question_anchor(question: str) -> Anchor | None:
-    """The word a "who" question's answer hangs on, or None."""
+    """The word a "who" or "when" question's answer hangs on, or None."""
+    for pattern in (_WHEN, _DATE_OF):
+        dated = pattern.search(question)
+        if dated and dated.group(1).lower() not in STOPWORDS:
+            return Anchor(dated.group(1).lower(), date=True)
     match = _WHO.search(question)
     if match is None:
         return None
@@ -102,10 +112,16 @@ def new_names(text: str, question: str) -> list[tuple[int, int]]:
     return spans
 
 
-def names_beside_anchor(anchor: Anchor | None, text: str, question: str) -> bool:
-    """Whether ``text`` names someone the question does not, within a few words of its anchor
-    ("Hideki Matsuyama wins", "won by Ashleigh Barty", "directed by Garry Marshall")."""
-    answers = new_names(text, question) if anchor is not None else []
+def answer_beside_anchor(anchor: Anchor | None, text: str, question: str) -> bool:
+    """Whether ``text`` names someone the question does not (or, for "when", states a date)
+    within a few words of its anchor ("Hideki Matsuyama wins", "won by Ashleigh Barty",
+    "directed by Garry Marshall", "premiered on NBC on September 23, 2013")."""
+    if anchor is None:
+        return False
+    if anchor.date:
+        answers = [(d.start, d.end) for d in find_dates(text)]
+    else:
+        answers = new_names(text, question)
     if not answers:
         return False
     words = list(_TOKEN.finditer(text))
@@ -117,9 +133,10 @@ def names_beside_anchor(anchor: Anchor | None, text: str, question: str) -> bool
             # "won by Barty": the agent of a passive verb follows it, and what precedes it is
             # what was acted on ("the Latin used by the church").
             passive = a + 1 < len(words) and words[a + 1].group(0).lower() == "by"
-            if first - _GAP <= a < first and (passive or not anchor.subject):
+            gap = _GAP + (1 if anchor.date else 0)  # "premiered on NBC on September 23"
+            if first - gap <= a < first and (passive or not anchor.subject):
                 return True  # the answer after the anchor
-            if last < a <= last + _GAP and not (passive and anchor.subject):
+            if last < a <= last + gap and not (passive and anchor.subject):
                 return True  # the answer before it
     return False
 

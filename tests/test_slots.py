@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from qa.evidence import answers_kind, candidate_sentences, profile_question, rank_evidence
 from qa.retrieval import Passage
-from qa.slots import names_beside_anchor, new_names, question_anchor
+from qa.slots import answer_beside_anchor, new_names, question_anchor
 
 
 def _beside(question: str, sentence: str) -> bool:
-    return names_beside_anchor(question_anchor(question), sentence, question)
+    return answer_beside_anchor(question_anchor(question), sentence, question)
 
 
 def test_the_subject_of_the_question_verb_is_the_answer_not_its_object():
@@ -62,3 +62,27 @@ def test_a_who_question_is_answered_by_a_name_beside_its_role_word(shared_assist
     assert message.type_match and not message.slot and message.similarity > ranked[0].similarity
     # A sentence naming no one the question does not is no answer to "who".
     assert not answers_kind(profile, "The CEO of Google spoke in 2021.", None)
+
+
+def test_a_when_question_is_answered_by_a_date_beside_its_verb(shared_assistant):
+    """Snippets adapted from RGB's news set (en_fact, id 44): each opens with the date it was
+    written; the one stating the release date beside "release" answers."""
+    texts = ["Sep 13, 2022 ... The sequel to The Legend of Zelda: Breath of the Wild has been "
+             "revealed!",
+             "Jan 12, 2017 ... Nintendo has revealed that Breath of the Wild will release on "
+             "March 3, 2017, alongside the Switch."]
+    question = "When was The Legend of Zelda: Breath of the Wild released?"
+    profile = profile_question(question)
+    assert profile.answer_type == "date" and profile.anchor.date
+    passages = [Passage(f"snippet-{n}#0", f"snippet-{n}", "Snippet", None, text, 0, len(text), 1.0)
+                for n, text in enumerate(texts)]
+    ranked = rank_evidence(profile, candidate_sentences(passages), lambda term: 1.0,
+                           shared_assistant.embed_model.embed)
+    assert "March 3, 2017" in ranked[0].text and ranked[0].slot
+    sequel = next(e for e in ranked if e.text.startswith("Sep 13"))
+    assert sequel.type_match and not sequel.slot and sequel.similarity > ranked[0].similarity
+    # "premiered on NBC on September 23, 2013": a date one word farther still counts.
+    anchor = question_anchor("When will the first season of The Blacklist premiere?")
+    assert answer_beside_anchor(anchor, "The Blacklist premiered on NBC on September 23, 2013.",
+                                "When will the first season of The Blacklist premiere?")
+    assert question_anchor("What is the release date for Super Mario Odyssey?").word == "release"
