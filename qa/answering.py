@@ -32,6 +32,7 @@ from qa.resources import load_prompt
 from qa.retrieval import HybridRetriever, Passage
 from qa.sentences import sentence_spans
 from qa.settings import Settings
+from qa.slots import answers_beside_anchor
 from qa.text import content_terms
 from qa.verification import SentenceCheck, check_sentence
 
@@ -409,6 +410,10 @@ def _lead(context: _Context, best: Evidence) -> str:
                            if p.article_id == best.passage.article_id and p.start < best.start}.values(),
                           key=lambda p: (p.start, p.end))
     before = "\n".join(p.text[:best.start - p.start] for p in same_article)
+    # The date beside the question's verb ("will release on March 3, 2017"), not the date a
+    # snippet opens with ("Jan 12, 2017 ... Nintendo has revealed that ...").
+    for start, end in answers_beside_anchor(context.profile.anchor, best.text, context.question):
+        return best.text[start:end]
     for _, resolved in resolved_day_offsets(best.text, before):
         if (resolved.month, resolved.day) not in asked:
             return resolved.text

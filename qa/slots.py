@@ -18,7 +18,8 @@ from functools import cache
 from qa.dates import find_dates
 from qa.text import STOPWORDS, content_terms
 
-__all__ = ["Anchor", "question_anchor", "new_names", "answer_beside_anchor"]
+__all__ = ["Anchor", "question_anchor", "new_names", "answer_beside_anchor",
+           "answers_beside_anchor"]
 
 # The anchor: the verb or role noun right after "who" ("who won", "who is the director"), the
 # verb closing "when was X released?", the noun before "date" in "what is the release date of X".
@@ -116,28 +117,39 @@ def answer_beside_anchor(anchor: Anchor | None, text: str, question: str) -> boo
     """Whether ``text`` names someone the question does not (or, for "when", states a date)
     within a few words of its anchor ("Hideki Matsuyama wins", "won by Ashleigh Barty",
     "directed by Garry Marshall", "premiered on NBC on September 23, 2013")."""
+    return bool(answers_beside_anchor(anchor, text, question))
+
+
+def answers_beside_anchor(anchor: Anchor | None, text: str, question: str) -> list[tuple[int, int]]:
+    """The spans of the names (or, for "when", the dates) in ``text`` within a few words of the
+    anchor, in the order they appear."""
     if anchor is None:
-        return False
+        return []
     if anchor.date:
         answers = [(d.start, d.end) for d in find_dates(text)]
     else:
         answers = new_names(text, question)
     if not answers:
-        return False
+        return []
     words = list(_TOKEN.finditer(text))
     spans = [m.span() for m in words]
     anchors = [i for i, m in enumerate(words) if _same_word(anchor, m.group(0))]
-    for start, end in answers:
-        first, last = _word_at(spans, start), _word_at(spans, end - 1)
-        for a in anchors:
-            # "won by Barty": the agent of a passive verb follows it, and what precedes it is
-            # what was acted on ("the Latin used by the church").
-            passive = a + 1 < len(words) and words[a + 1].group(0).lower() == "by"
-            gap = _GAP + (1 if anchor.date else 0)  # "premiered on NBC on September 23"
-            if first - gap <= a < first and (passive or not anchor.subject):
-                return True  # the answer after the anchor
-            if last < a <= last + gap and not (passive and anchor.subject):
-                return True  # the answer before it
+    gap = _GAP + (1 if anchor.date else 0)  # "premiered on NBC on September 23"
+    return [(start, end) for start, end in answers
+            if any(_beside(anchor, words, a, _word_at(spans, start), _word_at(spans, end - 1), gap)
+                   for a in anchors)]
+
+
+def _beside(anchor: Anchor, words: list[re.Match], a: int, first: int, last: int, gap: int) -> bool:
+    """Whether the answer spanning words ``first`` to ``last`` stands where it answers the
+    anchor at word ``a``."""
+    # "won by Barty": the agent of a passive verb follows it, and what precedes it is what was
+    # acted on ("the Latin used by the church").
+    passive = a + 1 < len(words) and words[a + 1].group(0).lower() == "by"
+    if first - gap <= a < first:  # the answer after the anchor
+        return passive or not anchor.subject
+    if last < a <= last + gap:  # the answer before it
+        return not (passive and anchor.subject)
     return False
 
 

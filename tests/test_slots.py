@@ -86,3 +86,24 @@ def test_a_when_question_is_answered_by_a_date_beside_its_verb(shared_assistant)
     assert answer_beside_anchor(anchor, "The Blacklist premiered on NBC on September 23, 2013.",
                                 "When will the first season of The Blacklist premiere?")
     assert question_anchor("What is the release date for Super Mario Odyssey?").word == "release"
+
+
+def test_the_short_answer_is_the_date_beside_the_verb_not_the_snippets_own(tmp_path):
+    """Asked through an Assistant over the two snippets: the answer leads with the release
+    date, not with the date the snippet was written, and quotes the sentence stating it."""
+    from qa import Assistant
+
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for number, text in enumerate([
+            "Sep 13, 2022 ... The sequel to The Legend of Zelda: Breath of the Wild has been "
+            "revealed!",
+            "Jan 12, 2017 ... Nintendo has revealed that Breath of the Wild will release on "
+            "March 3, 2017, alongside the Switch."]):
+        (articles / f"snippet-{number}.html").write_text(
+            f"<html><head><title>Snippet {number}</title></head><body><p>{text}</p></body></html>",
+            encoding="utf-8")
+    assistant = Assistant(backend="extractive", data_dir=tmp_path / "data", seeds_dir=articles)
+    answer = assistant.ask("When was The Legend of Zelda: Breath of the Wild released?")
+    assert answer.text.startswith("March 3, 2017 — ")
+    assert "will release on March 3, 2017" in answer.citations[0].quote
