@@ -7,6 +7,16 @@ from qa.retrieval import Passage
 from qa.slots import answer_beside_anchor, new_names, question_anchor
 
 
+def _ranked(question: str, texts: list[str], assistant):
+    """The question's profile, and the sentences of ``texts`` (one snippet each) ranked for it
+    with equal term weights and the real embedding model."""
+    profile = profile_question(question)
+    passages = [Passage(f"snippet-{n}#0", f"snippet-{n}", "Snippet", None, text, 0, len(text), 1.0)
+                for n, text in enumerate(texts)]
+    return profile, rank_evidence(profile, candidate_sentences(passages), lambda term: 1.0,
+                                  assistant.embed_model.embed)
+
+
 def _beside(question: str, sentence: str) -> bool:
     return answer_beside_anchor(question_anchor(question), sentence, question)
 
@@ -50,13 +60,8 @@ def test_a_who_question_is_answered_by_a_name_beside_its_role_word(shared_assist
     texts = ["May 18, 2021 ... A message from our CEO ... CEO of Google and Alphabet ... at "
              "Google I/O 2021, with a display behind him.",
              "Oct 6, 2021 ... An image of Google CEO Sundar Pichai wearing glasses and a jacket."]
-    question = "Who is the CEO of Google in 2021?"
-    profile = profile_question(question)
+    profile, ranked = _ranked("Who is the CEO of Google in 2021?", texts, shared_assistant)
     assert profile.answer_type == "name"
-    passages = [Passage(f"snippet-{n}#0", f"snippet-{n}", "Snippet", None, text, 0, len(text), 1.0)
-                for n, text in enumerate(texts)]
-    ranked = rank_evidence(profile, candidate_sentences(passages), lambda term: 1.0,
-                           shared_assistant.embed_model.embed)
     assert "Sundar Pichai" in ranked[0].text and ranked[0].slot
     message = next(e for e in ranked if e.text.startswith("May 18"))
     assert message.type_match and not message.slot and message.similarity > ranked[0].similarity
@@ -71,13 +76,9 @@ def test_a_when_question_is_answered_by_a_date_beside_its_verb(shared_assistant)
              "revealed!",
              "Jan 12, 2017 ... Nintendo has revealed that Breath of the Wild will release on "
              "March 3, 2017, alongside the Switch."]
-    question = "When was The Legend of Zelda: Breath of the Wild released?"
-    profile = profile_question(question)
+    profile, ranked = _ranked("When was The Legend of Zelda: Breath of the Wild released?", texts,
+                              shared_assistant)
     assert profile.answer_type == "date" and profile.anchor.date
-    passages = [Passage(f"snippet-{n}#0", f"snippet-{n}", "Snippet", None, text, 0, len(text), 1.0)
-                for n, text in enumerate(texts)]
-    ranked = rank_evidence(profile, candidate_sentences(passages), lambda term: 1.0,
-                           shared_assistant.embed_model.embed)
     assert "March 3, 2017" in ranked[0].text and ranked[0].slot
     sequel = next(e for e in ranked if e.text.startswith("Sep 13"))
     assert sequel.type_match and not sequel.slot and sequel.similarity > ranked[0].similarity
