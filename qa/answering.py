@@ -412,7 +412,9 @@ def _lead(context: _Context, best: Evidence) -> str:
     before = "\n".join(p.text[:best.start - p.start] for p in same_article)
     # The date beside the question's verb ("will release on March 3, 2017"), not the date a
     # snippet opens with ("Jan 12, 2017 ... Nintendo has revealed that ...").
-    for start, end in answers_beside_anchor(context.profile.anchor, best.text, context.question):
+    beside = answers_beside_anchor(context.profile.anchor, best.text, context.question)
+    if beside:
+        start, end = beside[0]
         return best.text[start:end]
     for _, resolved in resolved_day_offsets(best.text, before):
         if (resolved.month, resolved.day) not in asked:

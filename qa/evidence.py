@@ -19,7 +19,7 @@ from qa.cues import cues, phrase_pattern
 from qa.dates import find_dates, resolved_weekdays
 from qa.retrieval import Passage
 from qa.sentences import sentence_spans
-from qa.slots import Anchor, answer_beside_anchor, new_names, question_anchor
+from qa.slots import Anchor, answers_beside_anchor, new_names, question_anchor
 from qa.text import STOPWORDS, content_terms
 
 __all__ = [
@@ -298,7 +298,7 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
         # "Who won?": a name beside "won" answers, a restatement naming only a place does not;
         # "When was X released?": a date beside "released", not the date a snippet was written.
         slot = (profile.anchor is not None and type_match
-                and answer_beside_anchor(profile.anchor, candidate.text, profile.question))
+                and bool(answers_beside_anchor(profile.anchor, candidate.text, profile.question)))
         quoted = any(_normalized(q) in _normalized(candidate.text) for q in quotes)
         missing = unmet[candidate.passage.chunk_id]
         # A passage about another year or quarter than the one asked about does not answer,

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 from qa.dates import find_dates
 from qa.text import STOPWORDS, content_terms
 
-__all__ = ["Anchor", "question_anchor", "new_names", "answer_beside_anchor",
-           "answers_beside_anchor"]
+__all__ = ["Anchor", "question_anchor", "new_names", "answers_beside_anchor"]
 
 # The anchor: the verb or role noun right after "who" ("who won", "who is the director"), the
 # verb closing "when was X released?", the noun before "date" in "what is the release date of X".
@@ -78,7 +77,7 @@ def question_anchor(question: str) -> Anchor | None:
     return Anchor(word.lower(), subject=direct)
 
 
-@cache
+@lru_cache(maxsize=65536)  # bounded: a server sees new words all its life
 def _same_word(anchor: Anchor, word: str) -> bool:
     """Whether ``word`` is a form of the anchor: of a verb the same stem ("won" of "win",
     "acquires" of "acquired"; "ruler" is not "ruled"), of a noun also a longer or shorter one
@@ -106,23 +105,16 @@ def new_names(text: str, question: str) -> list[tuple[int, int]]:
         word = match.group(0).rstrip(".").lower().removesuffix("'s").removesuffix("’s")
         if word in asked or word in STOPWORDS or word in _MONTHS_AND_DAYS:
             continue
-        following = _NAME_WORD.match(text, match.end() + 1)
-        if not text[:match.start()].strip() and following is None:
+        if not text[:match.start()].strip() and not _NAME_WORD.match(text, match.end() + 1):
             continue  # "Practice rounds begin ...": a capital only because it opens the sentence
         spans.append(match.span())
     return spans
 
 
-def answer_beside_anchor(anchor: Anchor | None, text: str, question: str) -> bool:
-    """Whether ``text`` names someone the question does not (or, for "when", states a date)
-    within a few words of its anchor ("Hideki Matsuyama wins", "won by Ashleigh Barty",
-    "directed by Garry Marshall", "premiered on NBC on September 23, 2013")."""
-    return bool(answers_beside_anchor(anchor, text, question))
-
-
 def answers_beside_anchor(anchor: Anchor | None, text: str, question: str) -> list[tuple[int, int]]:
-    """The spans of the names (or, for "when", the dates) in ``text`` within a few words of the
-    anchor, in the order they appear."""
+    """The spans of the names the question does not use (or, for "when", the dates) in ``text``
+    within a few words of the anchor, in the order they appear ("Hideki Matsuyama wins", "won by
+    Ashleigh Barty", "directed by Garry Marshall", "premiered on NBC on September 23, 2013")."""
     if anchor is None:
         return []
     if anchor.date:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qa.evidence import answers_kind, candidate_sentences, profile_question, rank_evidence
 from qa.retrieval import Passage
-from qa.slots import answer_beside_anchor, new_names, question_anchor
+from qa.slots import answers_beside_anchor, new_names, question_anchor
 
 
 def _ranked(question: str, texts: list[str], assistant):
@@ -18,7 +18,7 @@ def _ranked(question: str, texts: list[str], assistant):
 
 
 def _beside(question: str, sentence: str) -> bool:
-    return answer_beside_anchor(question_anchor(question), sentence, question)
+    return bool(answers_beside_anchor(question_anchor(question), sentence, question))
 
 
 def test_the_subject_of_the_question_verb_is_the_answer_not_its_object():
@@ -84,7 +84,7 @@ def test_a_when_question_is_answered_by_a_date_beside_its_verb(shared_assistant)
     assert sequel.type_match and not sequel.slot and sequel.similarity > ranked[0].similarity
     # "premiered on NBC on September 23, 2013": a date one word farther still counts.
     anchor = question_anchor("When will the first season of The Blacklist premiere?")
-    assert answer_beside_anchor(anchor, "The Blacklist premiered on NBC on September 23, 2013.",
+    assert answers_beside_anchor(anchor, "The Blacklist premiered on NBC on September 23, 2013.",
                                 "When will the first season of The Blacklist premiere?")
     assert question_anchor("What is the release date for Super Mario Odyssey?").word == "release"
 
