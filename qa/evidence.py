@@ -392,6 +392,8 @@ def _joined_with_neighbours(profile: QuestionProfile, candidates: list[Evidence]
                     continue
                 if j == i + 2 and (not kinds[i] or kinds[i + 1]):
                     continue
+                if not _adjacent(first, sentences[j], sentences[i + 1:j]):
+                    continue
                 pair = _spanning(first, sentences[j])
                 if j == i + 2 and "\n" in pair.text:
                     continue
@@ -407,7 +409,18 @@ def _with_antecedents(candidates: list[Evidence]) -> list[Evidence]:
     return [_spanning(previous, sentence)
             for sentences in _in_passages(candidates)
             for previous, sentence in zip(sentences, sentences[1:])
-            if _PRONOUN_START.match(sentence.text)]
+            if _PRONOUN_START.match(sentence.text) and _adjacent(previous, sentence, [])]
+
+
+def _adjacent(first: Evidence, last: Evidence, between: Sequence[Evidence]) -> bool:
+    """Whether only whitespace and the sentences ``between`` separate ``first`` from ``last``:
+    a span joining them must not carry text that is no candidate sentence (a headline, a
+    "Title:" or "Date:" line, a caption) as if it were part of the quote."""
+    passage = first.passage
+    gap = passage.text[first.end - passage.start:last.start - passage.start]
+    for sentence in between:
+        gap = gap.replace(sentence.text, "", 1)
+    return not gap.strip()
 
 
 def _in_passages(candidates: list[Evidence]) -> list[list[Evidence]]:
