@@ -404,18 +404,18 @@ def _lead(context: _Context, best: Evidence) -> str:
     """A short answer before the sentence, for date questions: the date the sentence gives."""
     if context.profile.answer_type != "date":
         return ""
-    asked = {(m.month, m.day) for m in find_dates(context.question)}
-    # The text before the sentence, from every retrieved passage of its article, nearest last.
-    same_article = sorted({p.chunk_id: p for p in context.passages + [e.passage for e in context.evidence]
-                           if p.article_id == best.passage.article_id and p.start < best.start}.values(),
-                          key=lambda p: (p.start, p.end))
-    before = "\n".join(p.text[:best.start - p.start] for p in same_article)
     # The date beside the question's verb ("will release on March 3, 2017"), not the date a
     # snippet opens with ("Jan 12, 2017 ... Nintendo has revealed that ...").
     beside = answers_beside_anchor(context.profile.anchor, best.text, context.question)
     if beside:
         start, end = beside[0]
         return best.text[start:end]
+    asked = {(m.month, m.day) for m in find_dates(context.question)}
+    # The text before the sentence, from every retrieved passage of its article, nearest last.
+    same_article = sorted({p.chunk_id: p for p in context.passages + [e.passage for e in context.evidence]
+                           if p.article_id == best.passage.article_id and p.start < best.start}.values(),
+                          key=lambda p: (p.start, p.end))
+    before = "\n".join(p.text[:best.start - p.start] for p in same_article)
     for _, resolved in resolved_day_offsets(best.text, before):
         if (resolved.month, resolved.day) not in asked:
             return resolved.text
