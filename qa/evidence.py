@@ -308,7 +308,7 @@ def rank_evidence(profile: QuestionProfile, candidates: list[Evidence],
         score = (0.40 * coverage + 0.20 * passage_cover[candidate.passage.chunk_id]
                  + 0.40 * max(float(similarity), 0.0) + (0.3 if quoted else 0.0)
                  + (0.08 if type_match else -0.15 if typed else 0.0)
-                 + (0.2 if slot else 0.0)
+                 + ((0.3 if profile.anchor.date else 0.2) if slot else 0.0)
                  - 0.005 * candidate.rank
                  - (0.06 if candidate.joined else 0.0)
                  - penalty)

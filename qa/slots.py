@@ -45,6 +45,10 @@ _MONTHS_AND_DAYS = frozenset(
     "feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday "
     "saturday sunday".split())
 _NAME_WORD = re.compile(r"\b[A-Z][\w'’\-]*\.?|\b[A-Z]\.")
+# A sentence's end: "...", "!" or "?", or a full stop after a word in lower case (not "U.S.").
+_SENTENCE_END = re.compile(r"(?:\.\.\.|…|[!?]|\b[a-z]{2,}\.)$")
+# A name right after these prepositions is where something happened, which no "who" asks.
+_PLACE_BEFORE = re.compile(r"\b(?:at|in|near|inside|outside|across|throughout)\s+$", re.IGNORECASE)
 _GAP = 3  # the answer is at most this many words from the anchor (two between them)
 _TOKEN = re.compile(r"[\w'’\-./]+")
 
@@ -101,14 +105,26 @@ def new_names(text: str, question: str) -> list[tuple[int, int]]:
     are not names)."""
     asked = {w.lower().rstrip(".") for w in re.findall(r"[\w'’\-]+", question)}
     spans = []
+    place_ends = -2  # where the last word of a name after "at", "in"... ends
     for match in _NAME_WORD.finditer(text):
+        before = text[max(0, match.start() - 12):match.start()]
+        if match.start() == place_ends + 1 or _PLACE_BEFORE.search(before):
+            place_ends = match.end()
+            continue  # "runs April 8-11 at Augusta National Golf Club": where, not who
         word = match.group(0).rstrip(".").lower().removesuffix("'s").removesuffix("’s")
         if word in asked or word in STOPWORDS or word in _MONTHS_AND_DAYS:
             continue
-        if not text[:match.start()].strip() and not _NAME_WORD.match(text, match.end() + 1):
-            continue  # "Practice rounds begin ...": a capital only because it opens the sentence
+        if _opens_sentence(text, match.start()) and not _NAME_WORD.match(text, match.end() + 1):
+            continue  # "Practice rounds begin": a capital only because it opens a sentence
         spans.append(match.span())
     return spans
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    """Whether the word at ``start`` opens the text or a sentence in it ("... The", "begin.
+    Practice"), not one after an abbreviation ("Sen. Menendez", "U.S. Ambassador")."""
+    before = text[:start].rstrip().rstrip("\"'”’)")
+    return not before or _SENTENCE_END.search(before) is not None
 
 
 def answers_beside_anchor(anchor: Anchor | None, text: str, question: str) -> list[tuple[int, int]]:

@@ -51,6 +51,25 @@ def test_a_name_is_one_the_question_does_not_use():
     assert new_names("Practice rounds begin Monday.", question) == []
     found = new_names("On Sunday Hideki Matsuyama won.", question)
     assert [s for s in found] == [(10, 16), (17, 26)]
+    # A name after "at" or "in" says where, which no "who" asks; nor is a capital that opens a
+    # sentence inside a snippet a name, while one after an abbreviation still is.
+    assert new_names("It runs at Augusta National Golf Club in Georgia.", question) == []
+    assert new_names("Mar 30, 2021 ... The event ends. Practice begins.", question) == []
+    sentence = "Sen. Menendez spoke."
+    assert [sentence[a:b] for a, b in new_names(sentence, question)] == ["Sen.", "Menendez"]
+
+
+def test_a_place_that_restates_the_question_loses_to_the_winner(shared_assistant):
+    """Two search snippets from RGB's news set (en_fact, id 96): the first restates the
+    question and names only where the tournament is played."""
+    texts = ["The 2021 Masters Tournament runs April 8-11 at Augusta National Golf Club. "
+             "Practice rounds begin Monday, April 5, and continue through Wednesday ...",
+             "Apr 11, 2021 ... Hideki Matsuyama Wins The Masters!"]
+    profile, ranked = _ranked("Who won the Masters golf tournament in 2021?", texts,
+                              shared_assistant)
+    assert "Hideki Matsuyama" in ranked[0].text and ranked[0].slot
+    restated = next(e for e in ranked if e.text.startswith("The 2021 Masters"))
+    assert not restated.type_match and restated.coverage > ranked[0].coverage
 
 
 def test_a_who_question_is_answered_by_a_name_beside_its_role_word(shared_assistant):
