@@ -84,11 +84,36 @@ class Assistant:
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question; ``history`` holds earlier turns a follow-up may refer to
         (``chat()`` keeps it for you)."""
-        return self._ready().ask(question, history)
+        answerer = self._ready()
+        try:
+            return answerer.ask(question, history)
+        except Exception:
+            if not self._outdated(answerer):
+                raise
+            return self._ready().ask(question, history)
 
     def stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
         """Yield the answer text as it is generated, then the verified Answer."""
-        return self._ready().stream(question, history)
+        return self._stream(self._ready(), question, history)
+
+    def _stream(self, answerer: Answerer, question: str,
+                history: Sequence[Turn]) -> Iterator[str | Answer]:
+        started = False
+        try:
+            for item in answerer.stream(question, history):
+                started = True
+                yield item
+        except Exception:
+            if started or not self._outdated(answerer):
+                raise
+            yield from self._ready().stream(question, history)
+
+    def _outdated(self, answerer: Answerer) -> bool:
+        """Whether a build has landed since ``answerer`` opened the index. A full rebuild (here
+        or in another process) deletes the store folder it read, so a question that was being
+        answered just then fails, and is asked once more of the new build."""
+        with self._answerer_lock:
+            return answerer is not self._built or self.index.build_token() != self._built_token
 
     def using(self, **overrides: Any) -> Assistant:
         """Another Assistant over the same index with some settings changed
@@ -98,7 +123,13 @@ class Assistant:
 
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
         """The passages hybrid retrieval finds for ``query`` (best first), before answering."""
-        return self._ready().retriever.retrieve(query, top_k or self.settings.top_k)
+        answerer = self._ready()
+        try:
+            return answerer.retriever.retrieve(query, top_k or self.settings.top_k)
+        except Exception:
+            if not self._outdated(answerer):
+                raise
+            return self._ready().retriever.retrieve(query, top_k or self.settings.top_k)
 
     @property
     def retriever(self) -> PassageRetriever:
