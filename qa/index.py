@@ -35,11 +35,11 @@ from qa.corpus import Article
 from qa.embedding import MODEL_NAME, MiniLMEmbedding
 from qa.errors import IndexBuildError
 from qa.library import FolderLibrary, Library
+from qa.retrieval import KEYWORD_FORMAT, HybridRetriever, PassageRetriever, build_bm25
 
 if TYPE_CHECKING:  # imported when a store is opened: LanceDB is slow to import
     from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
-    from qa.retrieval import HybridRetriever, PassageRetriever
     from qa.settings import Settings
     from qa.store import ChunkStore
 
@@ -180,6 +180,7 @@ class _Manifest:
     chunk_size: int = 0
     chunk_overlap: int = 0
     chunk_format: int = 1  # indexes written before CHUNK_FORMAT existed hold format 1
+    keyword_format: int = 1  # and before KEYWORD_FORMAT, BM25 format 1
     articles: dict[str, ArticleRecord] = field(default_factory=dict)
 
     @classmethod
@@ -195,6 +196,7 @@ class _Manifest:
                        bm25_dir=raw["bm25_dir"], embedding_model=raw["embedding_model"],
                        chunk_size=raw["chunk_size"], chunk_overlap=raw["chunk_overlap"],
                        chunk_format=raw.get("chunk_format", 1),
+                       keyword_format=raw.get("keyword_format", 1),
                        articles=articles)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexBuildError(
@@ -318,9 +320,9 @@ class ArticleIndex:
     def retriever(self, embed_model: MiniLMEmbedding, candidates: int) -> HybridRetriever:
         """Hybrid retrieval over the last complete build (BM25 or the store's full-text index,
         and the store's vectors)."""
-        from qa.retrieval import HybridRetriever
-
-        return HybridRetriever(self.open_store(), self.bm25_folder(), embed_model, candidates)
+        manifest = self._manifest()
+        return HybridRetriever(self.open_store(), self.bm25_folder(), embed_model, candidates,
+                               manifest.keyword_format if manifest else KEYWORD_FORMAT)
 
     def bm25_folder(self) -> Path | None:
         """Folder of the persisted BM25 index of the last complete build."""
@@ -426,7 +428,7 @@ class ArticleIndex:
             bm25_dir = self._write_bm25(store, table_version)
         new = _Manifest(store_dir=store_dir, table_version=table_version, bm25_dir=bm25_dir,
                         chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap,
-                        chunk_format=CHUNK_FORMAT,
+                        chunk_format=CHUNK_FORMAT, keyword_format=KEYWORD_FORMAT,
                         articles=records)
         new.write(self.manifest_path)
         self._remove_leftovers(new)
@@ -440,7 +442,8 @@ class ArticleIndex:
             return True
         rows = store.count()
         return ((store.vector_index_rows() is not None) == (rows >= self.vector_index_min_chunks)
-                and (manifest.bm25_dir is None) == (rows >= self.full_text_min_chunks))
+                and (manifest.bm25_dir is None) == (rows >= self.full_text_min_chunks)
+                and (manifest.bm25_dir is None or manifest.keyword_format == KEYWORD_FORMAT))
 
     def _open(self, store_dir: str) -> ChunkStore:
         from qa.store import open_chunk_store
@@ -452,9 +455,7 @@ class ArticleIndex:
         nodes = store.all_nodes()
         if not nodes:
             return None
-        from qa.retrieval import build_bm25
-
-        name = f"bm25-{os.path.basename(store.uri)}-{table_version}"
+        name = f"bm25-{os.path.basename(store.uri)}-{table_version}-k{KEYWORD_FORMAT}"
         final = self.folder / name
         temporary = self.folder / (name + ".tmp")
         shutil.rmtree(temporary, ignore_errors=True)

@@ -23,14 +23,14 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from qa.chunking import ARTICLE_ID, GAP_BEFORE, PUBLISHED, TITLE, previous_chunk_id
 from qa.embedding import MiniLMEmbedding
-from qa.text import idf_weight
+from qa.text import idf_weight, without_accents
 
 if TYPE_CHECKING:  # imported when first used: LanceDB and bm25s are slow to import
     from llama_index.retrievers.bm25 import BM25Retriever
 
     from qa.store import ChunkStore
 
-__all__ = ["Passage", "PassageRetriever", "HybridRetriever", "build_bm25", "fuse"]
+__all__ = ["Passage", "PassageRetriever", "HybridRetriever", "build_bm25", "fuse", "KEYWORD_FORMAT"]
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,30 @@ class _FullTextRetriever(BaseRetriever):
                 for node, score in zip(result.nodes, result.similarities)]
 
 
-def _stemmer():
+KEYWORD_FORMAT = 2
+"""How the in-memory BM25 index reads words: 2 folds accents ("Laçın" is found as "Lacin", as
+``qa.text`` and LanceDB's full-text index read it); 1, indexes written before, does not."""
+
+
+class _FoldingStemmer:
+    """Snowball English stems of words with their accents dropped: bm25s calls ``stemWords``
+    on the tokens of the chunks and of each query."""
+
+    def __init__(self) -> None:
+        import Stemmer
+
+        self._stemmer = Stemmer.Stemmer("english")
+
+    def stemWords(self, words: list[str]) -> list[str]:  # noqa: N802 - PyStemmer's name
+        return self._stemmer.stemWords([without_accents(word) for word in words])
+
+    def stemWord(self, word: str) -> str:  # noqa: N802
+        return self._stemmer.stemWord(without_accents(word))
+
+
+def _stemmer(keyword_format: int = KEYWORD_FORMAT):
+    if keyword_format >= 2:
+        return _FoldingStemmer()
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -165,9 +188,11 @@ class HybridRetriever:
     """Top passages for a query from BM25 + vectors, fused with reciprocal rank fusion."""
 
     def __init__(self, store: ChunkStore | None, bm25_folder: Path | None,
-                 embed_model: MiniLMEmbedding, candidates: int) -> None:
-        """Keyword side: the BM25 index in ``bm25_folder``, or, when that is None, the store's
-        full-text index; with neither the index is empty and every query finds nothing."""
+                 embed_model: MiniLMEmbedding, candidates: int,
+                 keyword_format: int = KEYWORD_FORMAT) -> None:
+        """Keyword side: the BM25 index in ``bm25_folder`` (written in ``keyword_format``), or,
+        when that is None, the store's full-text index; with neither the index is empty and
+        every query finds nothing."""
         self._fusion = None
         self._bm25: BM25Retriever | None = None
         self._store: ChunkStore | None = None
@@ -181,7 +206,7 @@ class HybridRetriever:
         )
         if bm25_folder is not None:
             bm25 = _matching_bm25().from_persist_dir(str(bm25_folder))
-            bm25.stemmer = _stemmer()
+            bm25.stemmer = _stemmer(keyword_format)  # queries read as its chunks were
             bm25.similarity_top_k = min(candidates, len(bm25.corpus))
             self._bm25 = bm25
             self._documents = int(bm25.bm25.scores["num_docs"])

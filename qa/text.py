@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-__all__ = ["STOPWORDS", "content_terms", "idf_weight"]
+__all__ = ["STOPWORDS", "content_terms", "idf_weight", "without_accents"]
 
 _WORD = re.compile(r"[^\W_][\w'’\-]*")
 STOPWORDS = frozenset(
@@ -40,7 +40,7 @@ def content_terms(text: str) -> list[str]:
     if _STEM is None:
         _STEM = _stemmer()
     terms = []
-    for word in _WORD.findall(_without_accents(text.replace("U.S.", "US"))):
+    for word in _WORD.findall(without_accents(text.replace("U.S.", "US"))):
         word = word.lower().strip("'’-").replace("’", "'")
         if word.endswith("'s"):
             word = word[:-2]
@@ -49,12 +49,19 @@ def content_terms(text: str) -> list[str]:
     return terms
 
 
-def _without_accents(text: str) -> str:
-    """``text`` with accents dropped ("fiancée" -> "fiancee", "Jumièges" -> "Jumieges"): a
-    question typed without them still finds the word."""
+def without_accents(text: str) -> str:
+    """``text`` with accents dropped ("fiancée" -> "fiancee", "Jumièges" -> "Jumieges", "Laçın"
+    -> "Lacin", "Xankəndi" -> "Xankendi"): a question typed without them still finds the word."""
     if text.isascii():
         return text
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# Letters that Unicode does not decompose into a base letter and an accent.
+_UNDECOMPOSED = str.maketrans({"ı": "i", "ə": "e", "Ə": "E", "ø": "o", "Ø": "O", "ł": "l",
+                               "Ł": "L", "đ": "d", "Đ": "D", "ß": "ss", "æ": "ae", "Æ": "AE",
+                               "œ": "oe", "Œ": "OE"})
 
 
 def idf_weight(document_frequency: int | None, documents: int) -> float:

@@ -116,6 +116,45 @@ def test_questions_asked_while_another_process_rebuilds_all_get_answers(data_dir
     assert len(answers) > 20 and all("November 7" in answer.text for answer in answers)
 
 
+def test_a_name_typed_without_its_accents_is_found(tmp_path):
+    """Eight articles alike but for the road they name: only the keyword side tells them apart,
+    and the question spells "Laçın" as "Lacin". Before, BM25 kept the accents (LanceDB's
+    full-text index, used past 50,000 chunks, already folded them) and the answer abstained."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for road in ("Laçın", "Kelbajar", "Zangezur", "Goris", "Kubatly", "Jabrayil", "Fizuli", "Agdam"):
+        day = "on April 23" if road == "Laçın" else "in April"
+        (articles / f"{road.lower()}.txt").write_text(
+            f"Title: Checkpoint on the {road} road\nDate: 2023-05-02\n\nAzerbaijan set up a "
+            f"checkpoint on the {road} road {day}, officials said. The ministers discussed the "
+            f"{road} road for two hours.\n", encoding="utf-8")
+    assistant = Assistant(data_dir=tmp_path / "data", seeds_dir=articles)
+    for spelled in ("Lacin", "Laçın", "LACIN"):
+        answer = assistant.ask(f"When did Azerbaijan set up a checkpoint on the {spelled} road?")
+        assert answer.text.startswith("April 23") and answer.citations[0].article_id == "laçın"
+
+
+def test_an_index_from_before_accent_folding_rereads_its_keywords_only(data_dir):
+    """An index written before BM25 folded accents answers as before until the next `qa index`,
+    which writes its keyword index again without embedding anything."""
+    manifest = data_dir / "index" / "manifest.json"
+    written = json.loads(manifest.read_text())
+    del written["keyword_format"]  # as an earlier version wrote it, with its BM25 folder's name
+    old_name = written["bm25_dir"].removesuffix("-k2")
+    (data_dir / "index" / written["bm25_dir"]).rename(data_dir / "index" / old_name)
+    written["bm25_dir"] = old_name
+    manifest.write_text(json.dumps(written))
+    assistant = Assistant(data_dir=data_dir)
+    assert "November 7" in assistant.ask(BLAIR_HOUSE).text
+    embedded = assistant.embed_model.texts_embedded  # the question and its candidate sentences
+    result = assistant.reindex()
+    assert result.report.chunks_embedded == 0 and assistant.embed_model.texts_embedded == embedded
+    rewritten = json.loads(manifest.read_text())
+    assert rewritten["keyword_format"] == 2 and rewritten["bm25_dir"] != written["bm25_dir"]
+    assert not (data_dir / "index" / written["bm25_dir"]).exists()
+    assert "November 7" in assistant.ask(BLAIR_HOUSE).text
+
+
 def test_a_bad_file_among_good_ones_is_skipped_and_named(data_dir, tmp_path):
     (tmp_path / "good.txt").write_text("The envoys met in Tbilisi on March 3.", encoding="utf-8")
     (tmp_path / "broken.txt").write_bytes(b"\xff\xfe\xfa not utf-8 \xc3\x28")

@@ -11,6 +11,8 @@ def test_a_word_matches_with_or_without_its_accents():
     assert content_terms("Richard's fiancée, Berengaria") == content_terms("Richard's fiancee, Berengaria")
     assert content_terms("Recep Tayyip Erdoğan in São Paulo") == [
         "recep", "tayyip", "erdogan", "sao", "paulo"]
+    # Letters Unicode does not decompose: Azerbaijani ı and ə, Danish ø, Polish ł.
+    assert content_terms("Laçın, Xankəndi, Øresund, Łódź") == ["lacin", "xankendi", "oresund", "lodz"]
 
 
 def test_words_of_other_scripts_are_terms_too():
