@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from qa.answer import Answer
 from qa.answering import Answerer, Turn
@@ -21,6 +21,8 @@ from qa.retrieval import Passage, PassageRetriever
 from qa.settings import Settings, load_settings
 
 __all__ = ["Assistant", "IndexResult"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -84,13 +86,7 @@ class Assistant:
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question; ``history`` holds earlier turns a follow-up may refer to
         (``chat()`` keeps it for you)."""
-        answerer = self._ready()
-        try:
-            return answerer.ask(question, history)
-        except Exception:
-            if not self._outdated(answerer):
-                raise
-            return self._ready().ask(question, history)
+        return self._on_current_build(lambda answerer: answerer.ask(question, history))
 
     def stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
         """Yield the answer text as it is generated, then the verified Answer."""
@@ -108,6 +104,16 @@ class Assistant:
                 raise
             yield from self._ready().stream(question, history)
 
+    def _on_current_build(self, use: Callable[[Answerer], T]) -> T:
+        """``use(answerer)``, once more on the new build if a build landed while it ran."""
+        answerer = self._ready()
+        try:
+            return use(answerer)
+        except Exception:
+            if not self._outdated(answerer):
+                raise
+            return use(self._ready())
+
     def _outdated(self, answerer: Answerer) -> bool:
         """Whether a build has landed since ``answerer`` opened the index. A full rebuild (here
         or in another process) deletes the store folder it read, so a question that was being
@@ -123,13 +129,8 @@ class Assistant:
 
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
         """The passages hybrid retrieval finds for ``query`` (best first), before answering."""
-        answerer = self._ready()
-        try:
-            return answerer.retriever.retrieve(query, top_k or self.settings.top_k)
-        except Exception:
-            if not self._outdated(answerer):
-                raise
-            return self._ready().retriever.retrieve(query, top_k or self.settings.top_k)
+        return self._on_current_build(
+            lambda answerer: answerer.retriever.retrieve(query, top_k or self.settings.top_k))
 
     @property
     def retriever(self) -> PassageRetriever:

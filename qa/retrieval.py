@@ -109,9 +109,6 @@ class _FoldingStemmer:
     def stemWords(self, words: list[str]) -> list[str]:  # noqa: N802 - PyStemmer's name
         return self._stemmer.stemWords([without_accents(word) for word in words])
 
-    def stemWord(self, word: str) -> str:  # noqa: N802
-        return self._stemmer.stemWord(without_accents(word))
-
 
 def _stemmer(keyword_format: int = KEYWORD_FORMAT):
     if keyword_format >= 2:
