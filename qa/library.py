@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -49,6 +50,7 @@ class FolderLibrary:
         copied: list[tuple[Path, bytes | None]] = []
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            _remove_stale_copies(self.folder)
             for path in paths:
                 target = self.folder / path.name
                 copied.append((target, target.read_bytes() if target.exists() else None))
@@ -96,8 +98,12 @@ class FolderLibrary:
         return articles[0] if articles else None
 
 
+_INCOMING = ".incoming-"  # a copy being written; renamed to the article's name when whole
+_STALE_AFTER_SECONDS = 3600
+
+
 def _write_atomically(target: Path, data: bytes) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=_INCOMING)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
@@ -105,6 +111,16 @@ def _write_atomically(target: Path, data: bytes) -> None:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def _remove_stale_copies(folder: Path) -> None:
+    """Delete the half-written copies a killed process left behind. Only those older than an
+    hour: a younger one may be another process's copy in progress."""
+    cutoff = time.time() - _STALE_AFTER_SECONDS
+    for leftover in folder.glob(_INCOMING + "*"):
+        with contextlib.suppress(OSError):  # gone already, or not ours to delete
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 def _undo_copies(copied: list[tuple[Path, bytes | None]]) -> None:

@@ -155,6 +155,24 @@ def test_an_index_from_before_accent_folding_rereads_its_keywords_only(data_dir)
     assert "November 7" in assistant.ask(BLAIR_HOUSE).text
 
 
+def test_half_written_copies_a_killed_process_left_are_cleaned_up(data_dir, tmp_path):
+    """`qa index` killed while copying an article into the library leaves a hidden
+    ``.incoming-*`` file; the next add deletes those older than an hour, not a younger one
+    that another process may still be writing."""
+    library = data_dir / "articles"
+    library.mkdir(exist_ok=True)
+    stale, fresh = library / ".incoming-killed", library / ".incoming-in-progress"
+    stale.write_text("The envoys met in", encoding="utf-8")
+    fresh.write_text("The envoys met in", encoding="utf-8")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    article = tmp_path / "envoys.txt"
+    article.write_text("The envoys met in Tbilisi on March 3 to discuss the border.", encoding="utf-8")
+    result = Assistant(data_dir=data_dir).add_articles([article])
+    assert result.report.added == ["envoys"]
+    assert not stale.exists() and fresh.exists()
+
+
 def test_a_bad_file_among_good_ones_is_skipped_and_named(data_dir, tmp_path):
     (tmp_path / "good.txt").write_text("The envoys met in Tbilisi on March 3.", encoding="utf-8")
     (tmp_path / "broken.txt").write_bytes(b"\xff\xfe\xfa not utf-8 \xc3\x28")
