@@ -511,13 +511,13 @@ class PostgresRetriever:
     def __init__(self, index: PostgresIndex, embed_model: MiniLMEmbedding, candidates: int) -> None:
         from llama_index.core import VectorStoreIndex
 
-        from qa.retrieval import fuse
+        from qa.retrieval import FusionByDepth
 
         self._index = index
         store = index.reader_store()
-        vector = VectorStoreIndex.from_vector_store(store, embed_model=embed_model).as_retriever(
-            similarity_top_k=candidates)
-        self._fusion = fuse([vector, _FullTextRetriever(store, candidates)], candidates)
+        vectors = VectorStoreIndex.from_vector_store(store, embed_model=embed_model)
+        self._fusion = FusionByDepth(lambda depth: [vectors.as_retriever(similarity_top_k=depth),
+                                                    _FullTextRetriever(store, depth)], candidates)
         self._generation: int | None = None
         self._documents = 0
         self._frequencies: dict[str, int] = {}
@@ -541,9 +541,8 @@ class PostgresRetriever:
         if state is None or state.chunks == 0:
             return []
         with self._index._errors():
-            hits = self._fusion.retrieve(query)
-        # Cut here, never by setting the shared fusion's top_k: concurrent requests race on it.
-        return [Passage.from_node(hit) for hit in hits[:top_k]]
+            hits = self._fusion.retrieve(query, top_k)
+        return [Passage.from_node(hit) for hit in hits]
 
     def document_frequency(self, term: str) -> int | None:
         """How many chunks contain a stemmed term (None while the index is empty)."""

@@ -8,6 +8,9 @@ and writes the one it chose (evals/bench_scale.py measures both).
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -30,7 +33,8 @@ if TYPE_CHECKING:  # imported when first used: LanceDB and bm25s are slow to imp
 
     from qa.store import ChunkStore
 
-__all__ = ["Passage", "PassageRetriever", "HybridRetriever", "build_bm25", "fuse", "KEYWORD_FORMAT"]
+__all__ = ["Passage", "PassageRetriever", "HybridRetriever", "FusionByDepth", "build_bm25", "fuse",
+           "KEYWORD_FORMAT"]
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,27 @@ def fuse(retrievers: list[BaseRetriever], candidates: int) -> QueryFusionRetriev
     )
 
 
+class FusionByDepth:
+    """Fused retrievers whose sides each propose ``max(candidates, top_k)`` hits: a caller
+    asking for more passages than ``candidates`` gets them from deeper lists, not from the
+    shallow ones cut short. One fusion per depth, built when first asked for and shared (their
+    settings are never changed after, so concurrent requests do not race on them)."""
+
+    def __init__(self, sides: Callable[[int], list[BaseRetriever]], candidates: int) -> None:
+        self._sides = sides
+        self._candidates = candidates
+        self._fusions: dict[int, QueryFusionRetriever] = {}
+        self._lock = threading.Lock()
+
+    def retrieve(self, query: str, top_k: int) -> list[NodeWithScore]:
+        depth = max(self._candidates, top_k)
+        with self._lock:
+            fusion = self._fusions.get(depth)
+            if fusion is None:
+                fusion = self._fusions[depth] = fuse(self._sides(depth), depth)
+        return fusion.retrieve(query)[:top_k]
+
+
 class HybridRetriever:
     """Top passages for a query from BM25 + vectors, fused with reciprocal rank fusion."""
 
@@ -198,21 +223,25 @@ class HybridRetriever:
         if store is None or (bm25_folder is None and not store.has_text_index()):
             return
         store.prewarm()
-        vector = VectorStoreIndex.from_vector_store(store, embed_model=embed_model).as_retriever(
-            similarity_top_k=candidates
-        )
+        vectors = VectorStoreIndex.from_vector_store(store, embed_model=embed_model)
         if bm25_folder is not None:
             bm25 = _matching_bm25().from_persist_dir(str(bm25_folder))
             bm25.stemmer = _stemmer(keyword_format)  # queries read as its chunks were
-            bm25.similarity_top_k = min(candidates, len(bm25.corpus))
             self._bm25 = bm25
             self._documents = int(bm25.bm25.scores["num_docs"])
-            keyword: BaseRetriever = bm25
         else:
             self._store = store
             self._documents = store.count()
-            keyword = _FullTextRetriever(store, candidates)
-        self._fusion = fuse([vector, keyword], candidates)
+
+        def sides(depth: int) -> list[BaseRetriever]:
+            if self._bm25 is None:
+                keyword: BaseRetriever = _FullTextRetriever(store, depth)
+            else:  # another retriever over the same in-memory index, at its own depth
+                keyword = copy.copy(self._bm25)
+                keyword.similarity_top_k = min(depth, len(self._bm25.corpus))
+            return [vectors.as_retriever(similarity_top_k=depth), keyword]
+
+        self._fusion = FusionByDepth(sides, candidates)
 
     def document_frequency(self, term: str) -> int | None:
         """How many chunks contain a stemmed term (None while the index is empty)."""
@@ -254,4 +283,4 @@ class HybridRetriever:
         """The ``top_k`` best passages for ``query``, best first."""
         if self._fusion is None:
             return []
-        return [Passage.from_node(hit) for hit in self._fusion.retrieve(query)[:top_k]]
+        return [Passage.from_node(hit) for hit in self._fusion.retrieve(query, top_k)]
