@@ -58,10 +58,11 @@ def without_accents(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-# Letters that Unicode does not decompose into a base letter and an accent.
+# Letters that Unicode does not decompose into a base letter and an accent; and the trade mark
+# signs, which it decomposes into letters ("Chronicles™" would read as "ChroniclesTM").
 _UNDECOMPOSED = str.maketrans({"ı": "i", "ə": "e", "Ə": "E", "ø": "o", "Ø": "O", "ł": "l",
                                "Ł": "L", "đ": "d", "Đ": "D", "ß": "ss", "æ": "ae", "Æ": "AE",
-                               "œ": "oe", "Œ": "OE"})
+                               "œ": "oe", "Œ": "OE", "™": " ", "℠": " "})
 
 
 def idf_weight(document_frequency: int | None, documents: int) -> float:

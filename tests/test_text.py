@@ -17,3 +17,10 @@ def test_a_word_matches_with_or_without_its_accents():
 
 def test_words_of_other_scripts_are_terms_too():
     assert content_terms("Переговоры в Москве") == ["переговоры", "в", "москве"]
+
+
+def test_a_trade_mark_sign_is_no_part_of_the_word_it_follows():
+    # RGB's "Xenoblade Chronicles™ 2 ... Release date. December 1, 2017" read as
+    # "chroniclestm", so "When was Xenoblade Chronicles 2 released?" missed one of its words.
+    assert content_terms("Xenoblade Chronicles™ 2, Service℠") == content_terms(
+        "Xenoblade Chronicles 2, Service")
