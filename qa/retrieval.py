@@ -26,7 +26,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from qa.chunking import ARTICLE_ID, GAP_BEFORE, PUBLISHED, TITLE, previous_chunk_id
 from qa.embedding import MiniLMEmbedding
-from qa.text import idf_weight, without_accents
+from qa.text import idf_weight, numeral, without_accents
 
 if TYPE_CHECKING:  # imported when first used: LanceDB and bm25s are slow to import
     from llama_index.retrievers.bm25 import BM25Retriever
@@ -96,27 +96,33 @@ class _FullTextRetriever(BaseRetriever):
                 for node, score in zip(result.nodes, result.similarities)]
 
 
-KEYWORD_FORMAT = 2
-"""How the in-memory BM25 index reads words: 2 folds accents ("Laçın" is found as "Lacin", as
-``qa.text`` and LanceDB's full-text index read it); 1, indexes written before, does not."""
+KEYWORD_FORMAT = 3
+"""How the in-memory BM25 index reads words: 3 also reads ordinals as numbers ("eleventh",
+"11th": "11", as ``qa.text`` does); 2 folds accents ("Laçın" is found as "Lacin", as ``qa.text``
+and LanceDB's full-text index read it); 1, indexes written before, does neither."""
 
 
 class _FoldingStemmer:
-    """Snowball English stems of words with their accents dropped: bm25s calls ``stemWords``
-    on the tokens of the chunks and of each query."""
+    """Snowball English stems of words with their accents dropped, and from format 3 ordinals
+    as numbers: bm25s calls ``stemWords`` on the (lower-cased) tokens of the chunks and of each
+    query."""
 
-    def __init__(self) -> None:
+    def __init__(self, numerals: bool) -> None:
         import Stemmer
 
         self._stemmer = Stemmer.Stemmer("english")
+        self._numerals = numerals
 
     def stemWords(self, words: list[str]) -> list[str]:  # noqa: N802 - PyStemmer's name
-        return self._stemmer.stemWords([without_accents(word) for word in words])
+        stems = self._stemmer.stemWords([without_accents(word) for word in words])
+        if not self._numerals:
+            return stems
+        return [numeral(word) or stem for word, stem in zip(words, stems)]
 
 
 def _stemmer(keyword_format: int = KEYWORD_FORMAT):
     if keyword_format >= 2:
-        return _FoldingStemmer()
+        return _FoldingStemmer(numerals=keyword_format >= 3)
     import Stemmer
 
     return Stemmer.Stemmer("english")

@@ -1,5 +1,6 @@
-"""Words of a text as retrieval and evidence ranking count them: stemmed content terms, the
-stopwords they leave out, and BM25's inverse document frequency."""
+"""Words of a text as retrieval and evidence ranking count them: stemmed content terms (accents
+dropped, ordinals as numbers), the stopwords they leave out, and BM25's inverse document
+frequency."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-__all__ = ["STOPWORDS", "content_terms", "idf_weight", "without_accents"]
+__all__ = ["STOPWORDS", "content_terms", "idf_weight", "numeral", "without_accents"]
 
 _WORD = re.compile(r"[^\W_][\w'’\-]*")
 STOPWORDS = frozenset(
@@ -45,8 +46,23 @@ def content_terms(text: str) -> list[str]:
         if word.endswith("'s"):
             word = word[:-2]
         if word and word not in STOPWORDS:
-            terms.append(_STEM(word))
+            terms.append(numeral(word) or _STEM(word))
     return terms
+
+
+# "The eleventh season", "the 11th season" and "season 11" state one number. "First" and
+# "second" stay words: "at first", "a second time" state none.
+_ORDINALS = {word: str(number) for number, word in enumerate(
+    """third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth
+    fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth""".split(), start=3)}
+_SUFFIXED = re.compile(r"(\d+)(?:st|nd|rd|th)")
+
+
+def numeral(word: str) -> str | None:
+    """The number an ordinal states, in digits ("eleventh", "11th": "11"); None for any other
+    word. ``word`` is lower case."""
+    suffixed = _SUFFIXED.fullmatch(word)
+    return suffixed.group(1) if suffixed else _ORDINALS.get(word)
 
 
 def without_accents(text: str) -> str:

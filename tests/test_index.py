@@ -15,6 +15,7 @@ import pytest
 
 from qa.assistant import Assistant
 from qa.errors import ArticleError
+from qa.retrieval import KEYWORD_FORMAT
 
 from .conftest import SEEDS
 from .test_answering import BLAIR_HOUSE
@@ -134,13 +135,31 @@ def test_a_name_typed_without_its_accents_is_found(tmp_path):
         assert answer.text.startswith("April 23") and answer.citations[0].article_id == "laçın"
 
 
+def test_a_season_asked_by_number_is_found_where_an_ordinal_names_it(tmp_path):
+    """Eight articles alike but for the season they name, in words ("the eleventh season"):
+    the question says "season 11". Before, BM25 and the ranker read "eleventh" as a word of
+    its own (RGB's "What is the premiere date of The Walking Dead Season 11?")."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    ordinals = ("fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh")
+    for number, ordinal in enumerate(ordinals, start=4):
+        (articles / f"season-{number}.txt").write_text(
+            f"Title: The Harbour returns\nDate: 2021-09-01\n\nThe {ordinal} season of The Harbour "
+            f"premiered on AMC on August {number + 10}, 2021, the network said. Critics praised the "
+            f"{ordinal} season's opening episode.\n", encoding="utf-8")
+    assistant = Assistant(data_dir=tmp_path / "data", seeds_dir=articles)
+    for asked in ("season 11", "Season 11", "the 11th season"):
+        answer = assistant.ask(f"When did {asked} of The Harbour premiere?")
+        assert answer.text.startswith("August 21") and answer.citations[0].article_id == "season-11", asked
+
+
 def test_an_index_from_before_accent_folding_rereads_its_keywords_only(data_dir):
     """An index written before BM25 folded accents answers as before until the next `qa index`,
     which writes its keyword index again without embedding anything."""
     manifest = data_dir / "index" / "manifest.json"
     written = json.loads(manifest.read_text())
     del written["keyword_format"]  # as an earlier version wrote it, with its BM25 folder's name
-    old_name = written["bm25_dir"].removesuffix("-k2")
+    old_name = written["bm25_dir"].removesuffix(f"-k{KEYWORD_FORMAT}")
     (data_dir / "index" / written["bm25_dir"]).rename(data_dir / "index" / old_name)
     written["bm25_dir"] = old_name
     manifest.write_text(json.dumps(written))
@@ -150,7 +169,7 @@ def test_an_index_from_before_accent_folding_rereads_its_keywords_only(data_dir)
     result = assistant.reindex()
     assert result.report.chunks_embedded == 0 and assistant.embed_model.texts_embedded == embedded
     rewritten = json.loads(manifest.read_text())
-    assert rewritten["keyword_format"] == 2 and rewritten["bm25_dir"] != written["bm25_dir"]
+    assert rewritten["keyword_format"] == KEYWORD_FORMAT and rewritten["bm25_dir"] != written["bm25_dir"]
     assert not (data_dir / "index" / written["bm25_dir"]).exists()
     assert "November 7" in assistant.ask(BLAIR_HOUSE).text
 

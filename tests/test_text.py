@@ -24,3 +24,10 @@ def test_a_trade_mark_sign_is_no_part_of_the_word_it_follows():
     # "chroniclestm", so "When was Xenoblade Chronicles 2 released?" missed one of its words.
     assert content_terms("Xenoblade Chronicles™ 2, Service℠") == content_terms(
         "Xenoblade Chronicles 2, Service")
+
+
+def test_an_ordinal_is_the_number_it_states():
+    assert content_terms("The eleventh season, the 11th season") == content_terms("11 season, 11 season")
+    assert content_terms("the 10th century") == ["10", "centuri"]
+    # "first" and "second" also mean "at first", "a second time": they stay words.
+    assert content_terms("first second") == ["first", "second"]
