@@ -101,18 +101,26 @@ def _same_word(anchor: Anchor, word: str) -> bool:
 
 def new_names(text: str, question: str) -> list[tuple[int, int]]:
     """The spans of capitalised words in ``text`` that the question does not use: the names a
-    "who" question may be answered with (months, weekdays and a sentence's first word alone
-    are not names)."""
+    "who" question may be answered with (months, weekdays, a sentence's first word alone and a
+    word continuing a name the question uses, "the LEGO Group" for "Lego", are not)."""
     asked = {w.lower().rstrip(".") for w in re.findall(r"[\w'’\-]+", question)}
+    anchor = question_anchor(question)
     spans = []
     place_ends = -2  # where the last word of a name after "at", "in"... ends
+    named_ends = -2  # where the last word the question names (not its anchor) ends
     for match in _NAME_WORD.finditer(text):
         before = text[max(0, match.start() - 12):match.start()]
         if match.start() == place_ends + 1 or _PLACE_BEFORE.search(before):
             place_ends = match.end()
             continue  # "runs April 8-11 at Augusta National Golf Club": where, not who
         word = match.group(0).rstrip(".").lower().removesuffix("'s").removesuffix("’s")
-        if word in asked or word in STOPWORDS or word in _MONTHS_AND_DAYS:
+        if word in asked:
+            if anchor is None or word != anchor.word:
+                named_ends = match.end()
+            continue
+        if match.start() == named_ends + 1:
+            continue  # "the LEGO Group" for "Lego": the name asked about, not a new one
+        if word in STOPWORDS or word in _MONTHS_AND_DAYS:
             continue
         if _opens_sentence(text, match.start()) and not _NAME_WORD.match(text, match.end() + 1):
             continue  # "Practice rounds begin": a capital only because it opens a sentence

@@ -59,6 +59,19 @@ def test_a_name_is_one_the_question_does_not_use():
     assert [sentence[a:b] for a, b in new_names(sentence, question)] == ["Sen.", "Menendez"]
 
 
+def test_a_capital_after_a_name_the_question_uses_belongs_to_that_name():
+    # RGB's "Who is the CEO of Lego in 2021?" took "Mar 1, 2022 ... CEO, the LEGO Group.":
+    # "Group" read as a person beside "CEO".
+    question = "Who is the CEO of Lego in 2021?"
+    assert new_names("Mar 1, 2022 ... CEO, the LEGO Group.", question) == []
+    assert not _beside(question, "Mar 1, 2022 ... CEO, the LEGO Group.")
+    # After the anchor itself ("CEO"), a name is still new; and after a word the question
+    # does not use.
+    sentence = "Google Cloud CEO Thomas Kurian and Lego CEO Niels Christiansen spoke."
+    assert [sentence[a:b] for a, b in new_names(sentence, "Who is the CEO of Google?")] == [
+        "Thomas", "Kurian", "Lego", "Niels", "Christiansen"]
+
+
 def test_a_place_that_restates_the_question_loses_to_the_winner(shared_assistant):
     """Two search snippets from RGB's news set (en_fact, id 96): the first restates the
     question and names only where the tournament is played."""
