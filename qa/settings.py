@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Passages given to the answer step.")
     candidates_per_retriever: int = Field(
-        default=10, ge=1, le=200, description="Hits taken from BM25 and from vectors before fusion."
+        default=10, ge=1, le=200,
+        description="Hits taken from BM25 and from vectors before fusion (top_k when it is more)."
     )
     rerank_pool: int = Field(
         default=5, ge=1, le=200,
