@@ -117,19 +117,25 @@ def test_questions_asked_while_another_process_rebuilds_all_get_answers(data_dir
     assert len(answers) > 20 and all("November 7" in answer.text for answer in answers)
 
 
+def _assistant_over(tmp_path: Path, articles: dict[str, str]) -> Assistant:
+    """An Assistant whose only articles are ``articles`` (file name: text)."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name, text in articles.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return Assistant(data_dir=tmp_path / "data", seeds_dir=folder)
+
+
 def test_a_name_typed_without_its_accents_is_found(tmp_path):
     """Eight articles alike but for the road they name: only the keyword side tells them apart,
     and the question spells "Laçın" as "Lacin". Before, BM25 kept the accents (LanceDB's
     full-text index, used past 50,000 chunks, already folded them) and the answer abstained."""
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    for road in ("Laçın", "Kelbajar", "Zangezur", "Goris", "Kubatly", "Jabrayil", "Fizuli", "Agdam"):
-        day = "on April 23" if road == "Laçın" else "in April"
-        (articles / f"{road.lower()}.txt").write_text(
-            f"Title: Checkpoint on the {road} road\nDate: 2023-05-02\n\nAzerbaijan set up a "
-            f"checkpoint on the {road} road {day}, officials said. The ministers discussed the "
-            f"{road} road for two hours.\n", encoding="utf-8")
-    assistant = Assistant(data_dir=tmp_path / "data", seeds_dir=articles)
+    roads = ("Laçın", "Kelbajar", "Zangezur", "Goris", "Kubatly", "Jabrayil", "Fizuli", "Agdam")
+    assistant = _assistant_over(tmp_path, {
+        f"{road.lower()}.txt": f"Title: Checkpoint on the {road} road\nDate: 2023-05-02\n\n"
+        f"Azerbaijan set up a checkpoint on the {road} road "
+        f"{'on April 23' if road == 'Laçın' else 'in April'}, officials said. The ministers "
+        f"discussed the {road} road for two hours.\n" for road in roads})
     for spelled in ("Lacin", "Laçın", "LACIN"):
         answer = assistant.ask(f"When did Azerbaijan set up a checkpoint on the {spelled} road?")
         assert answer.text.startswith("April 23") and answer.citations[0].article_id == "laçın"
@@ -139,15 +145,12 @@ def test_a_season_asked_by_number_is_found_where_an_ordinal_names_it(tmp_path):
     """Eight articles alike but for the season they name, in words ("the eleventh season"):
     the question says "season 11". Before, BM25 and the ranker read "eleventh" as a word of
     its own (RGB's "What is the premiere date of The Walking Dead Season 11?")."""
-    articles = tmp_path / "articles"
-    articles.mkdir()
     ordinals = ("fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh")
-    for number, ordinal in enumerate(ordinals, start=4):
-        (articles / f"season-{number}.txt").write_text(
-            f"Title: The Harbour returns\nDate: 2021-09-01\n\nThe {ordinal} season of The Harbour "
-            f"premiered on AMC on August {number + 10}, 2021, the network said. Critics praised the "
-            f"{ordinal} season's opening episode.\n", encoding="utf-8")
-    assistant = Assistant(data_dir=tmp_path / "data", seeds_dir=articles)
+    assistant = _assistant_over(tmp_path, {
+        f"season-{number}.txt": f"Title: The Harbour returns\nDate: 2021-09-01\n\nThe {ordinal} "
+        f"season of The Harbour premiered on AMC on August {number + 10}, 2021, the network said. "
+        f"Critics praised the {ordinal} season's opening episode.\n"
+        for number, ordinal in enumerate(ordinals, start=4)})
     for asked in ("season 11", "Season 11", "the 11th season"):
         answer = assistant.ask(f"When did {asked} of The Harbour premiere?")
         assert answer.text.startswith("August 21") and answer.citations[0].article_id == "season-11", asked
