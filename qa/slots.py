@@ -63,6 +63,7 @@ class Anchor:
     date: bool = False  # a date is asked for ("when was X released?")
 
 
+@lru_cache(maxsize=1024)  # new_names asks it again for every candidate sentence
 def question_anchor(question: str) -> Anchor | None:
     """The word a "who" or "when" question's answer hangs on, or None."""
     for pattern in (_WHEN, _DATE_OF):
