@@ -301,7 +301,9 @@ class ArticleIndex:
 
     def open_store(self) -> ChunkStore | None:
         """The chunk store as of the last complete build (None while the index is empty)."""
-        manifest = self._manifest()
+        return self._store_of(self._manifest())
+
+    def _store_of(self, manifest: _Manifest | None) -> ChunkStore | None:
         if manifest is None or manifest.store_dir is None or manifest.table_version is None:
             return None
         store = self._open(manifest.store_dir)
@@ -320,13 +322,16 @@ class ArticleIndex:
     def retriever(self, embed_model: MiniLMEmbedding, candidates: int) -> HybridRetriever:
         """Hybrid retrieval over the last complete build (BM25 or the store's full-text index,
         and the store's vectors)."""
-        manifest = self._manifest()
-        return HybridRetriever(self.open_store(), self.bm25_folder(), embed_model, candidates,
+        manifest = self._manifest()  # read once: a build landing meanwhile must not mix in
+        return HybridRetriever(self._store_of(manifest), self._bm25_folder_of(manifest),
+                               embed_model, candidates,
                                manifest.keyword_format if manifest else KEYWORD_FORMAT)
 
     def bm25_folder(self) -> Path | None:
         """Folder of the persisted BM25 index of the last complete build."""
-        manifest = self._manifest()
+        return self._bm25_folder_of(self._manifest())
+
+    def _bm25_folder_of(self, manifest: _Manifest | None) -> Path | None:
         if manifest is None or manifest.bm25_dir is None:
             return None
         return self.folder / manifest.bm25_dir
