@@ -10,12 +10,22 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 from qa.answer import ABSTAIN_TEXT, Answer, Citation
 from qa.backends.base import Message, TextGenerator
 from qa.citations import MARKER, quote_is_verbatim
 from qa.constraints import question_constraints, unmet_constraints
-from qa.dates import annotate_weekdays, find_dates, format_date, resolved_day_offsets, resolved_weekdays
+from qa.dates import (
+    DateMention,
+    annotate_weekdays,
+    dateline,
+    find_dates,
+    format_date,
+    resolved_day_offsets,
+    resolved_weekdays,
+    with_year,
+)
 from qa.embedding import MiniLMEmbedding
 from qa.errors import AnswerInterruptedError, InvalidQuestionError
 from qa.evidence import (
@@ -401,15 +411,27 @@ def _with_resolved_weekdays(evidence: Evidence) -> str:
 
 
 def _lead(context: _Context, best: Evidence) -> str:
-    """A short answer before the sentence, for date questions: the date the sentence gives."""
+    """A short answer before the sentence, for date questions: the date the sentence gives,
+    with its year from the article's date when the sentence gives none ("premieres Nov. 15" in
+    a report of Nov 12, 2020: "November 15, 2020")."""
     if context.profile.answer_type != "date":
         return ""
+    mention = _lead_date(context, best)
+    if isinstance(mention, DateMention) and mention.year is None:
+        written = _written(context, best)
+        if written is not None:
+            return format_date(with_year(mention, written), weekday=False)
+    return mention.text if isinstance(mention, DateMention) else mention
+
+
+def _lead_date(context: _Context, best: Evidence) -> DateMention | str:
+    """The date ``_lead`` gives: a mention in the sentence, or a weekday resolved ("" if none)."""
     # The date beside the question's verb ("will release on March 3, 2017"), not the date a
     # snippet opens with ("Jan 12, 2017 ... Nintendo has revealed that ...").
     beside = answers_beside_anchor(context.profile.anchor, best.text, context.question)
     if beside:
         start, end = beside[0]
-        return best.text[start:end]
+        return next(iter(find_dates(best.text[start:end])), best.text[start:end])
     asked = {(m.month, m.day) for m in find_dates(context.question)}
     # The text before the sentence, from every retrieved passage of its article, nearest last.
     same_article = sorted({p.chunk_id: p for p in context.passages + [e.passage for e in context.evidence]
@@ -418,14 +440,24 @@ def _lead(context: _Context, best: Evidence) -> str:
     before = "\n".join(p.text[:best.start - p.start] for p in same_article)
     for _, resolved in resolved_day_offsets(best.text, before):
         if (resolved.month, resolved.day) not in asked:
-            return resolved.text
+            return resolved
     for mention in find_dates(best.text):
         if (mention.month, mention.day) not in asked:
-            return mention.text
+            return mention
     for weekday in resolved_weekdays(best.text, best.passage.published):
         if weekday.text.lower() not in context.question.lower():
             return format_date(weekday.day)
     return ""
+
+
+def _written(context: _Context, best: Evidence) -> date | None:
+    """When the article of ``best`` was written: its publication date, or else the dated line
+    its text opens with ("Nov 12, 2020 ..."), when a retrieved passage holds its opening."""
+    if best.passage.published is not None:
+        return best.passage.published
+    opening = next((p for p in [best.passage] + context.passages + [e.passage for e in context.evidence]
+                    if p.article_id == best.passage.article_id and p.start == 0), None)
+    return dateline(opening.text) if opening is not None else None
 
 
 def _evidence_rank(quote: Evidence, evidence: Sequence[Evidence]) -> int:

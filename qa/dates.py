@@ -20,6 +20,8 @@ __all__ = [
     "resolved_weekdays",
     "format_date",
     "annotate_weekdays",
+    "dateline",
+    "with_year",
     "WEEKDAYS",
 ]
 
@@ -220,3 +222,30 @@ def annotate_weekdays(text: str, published: date | None) -> str:
         text = (text[:weekday.end] + f" ({format_date(weekday.day, weekday=False)})"
                 + text[weekday.end:])
     return text
+
+
+_DATELINE_REACH = 3  # characters a dateline may start after ("\n", a quote mark)
+
+
+def dateline(text: str) -> date | None:
+    """The full date a text opens with, when it gives its year ("Nov 12, 2020 ... The fourth
+    season premieres Nov. 15"): the date a search snippet or a dispatch was written."""
+    first = next(iter(find_dates(text[:_DATELINE_REACH + 40])), None)
+    if first is None or first.year is None or first.start > _DATELINE_REACH:
+        return None
+    return date(first.year, first.month, first.day)
+
+
+def with_year(mention: DateMention, written: date) -> date:
+    """The day a date written without its year means in a text written on ``written``: the
+    nearest such day ("premieres Nov. 15", written Nov 12, 2020: November 15, 2020; "on
+    December 30", written January 2, 2023: December 30, 2022)."""
+    if mention.year is not None:
+        return date(mention.year, mention.month, mention.day)
+    days = []
+    for year in (written.year - 1, written.year, written.year + 1):
+        try:
+            days.append(date(year, mention.month, mention.day))
+        except ValueError:  # February 29 of a year that has none
+            continue
+    return min(days, key=lambda day: abs((day - written).days))

@@ -2,7 +2,15 @@
 
 from datetime import date
 
-from qa.dates import find_dates, format_date, resolve_weekday, resolved_day_offsets, resolved_weekdays
+from qa.dates import (
+    dateline,
+    find_dates,
+    format_date,
+    resolve_weekday,
+    resolved_day_offsets,
+    resolved_weekdays,
+    with_year,
+)
 
 THURSDAY = date(2023, 5, 4)
 
@@ -62,3 +70,20 @@ def test_months_named_without_a_day():
         ("Nov. 2022", 11, 2022)]
     assert find_months("Azerbaijan may use the Mayor's reports") == []  # a bare month is capitalized
     assert find_months("November 7") == []  # part of a calendar date, which find_dates gives
+
+
+def test_a_date_without_its_year_is_the_nearest_such_day_to_when_it_was_written():
+    premiere = find_dates("premieres Nov. 15 on Netflix")[0]
+    assert with_year(premiere, date(2020, 11, 12)) == date(2020, 11, 15)
+    # Across the turn of a year, both ways.
+    assert with_year(find_dates("on December 30")[0], date(2023, 1, 2)) == date(2022, 12, 30)
+    assert with_year(find_dates("on January 3")[0], date(2022, 12, 28)) == date(2023, 1, 3)
+    # A year the text gives is kept; February 29 only where there is one.
+    assert with_year(find_dates("June 27, 2021")[0], date(2023, 5, 1)) == date(2021, 6, 27)
+    assert with_year(find_dates("on February 29")[0], date(2025, 1, 10)) == date(2024, 2, 29)
+
+
+def test_a_dateline_is_a_full_date_opening_the_text():
+    assert dateline("Nov 12, 2020 ... The fourth season premieres Nov. 15.") == date(2020, 11, 12)
+    assert dateline("Nov. 12 ... no year given") is None
+    assert dateline("The talks of June 27, 2023 ended.") is None  # a date, but not the opening

@@ -140,3 +140,22 @@ def test_the_short_answer_is_the_date_beside_the_verb_not_the_snippets_own(tmp_p
     answer = assistant.ask("When was The Legend of Zelda: Breath of the Wild released?")
     assert answer.text.startswith("March 3, 2017 — ")
     assert "will release on March 3, 2017" in answer.citations[0].quote
+
+
+def test_a_date_given_without_its_year_is_answered_with_the_year_of_the_report(tmp_path):
+    """A snippet dated Nov 12, 2020 says the season "premieres Nov. 15": the short answer is
+    November 15, 2020, and the quote stays as written."""
+    from qa import Assistant
+
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for number, text in enumerate([
+            "Nov 12, 2020 ... The fourth season of The Crown premieres Nov. 15 on Netflix.",
+            "Jan 5, 2021 ... The Crown won the Golden Globe for best drama series."]):
+        (articles / f"snippet-{number}.html").write_text(
+            f"<html><head><title>Snippet {number}</title></head><body><p>{text}</p></body></html>",
+            encoding="utf-8")
+    assistant = Assistant(backend="extractive", data_dir=tmp_path / "data", seeds_dir=articles)
+    answer = assistant.ask("When does season 4 of The Crown premiere?")
+    assert answer.text.startswith("November 15, 2020 — ")
+    assert "premieres Nov. 15 on Netflix" in answer.citations[0].quote
