@@ -32,7 +32,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,27 @@ class Verdict:
         return self.label == SUPPORTED
 
 
+_WEEKDAY = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def with_calendar_days(quote: str, published: date | None) -> str:
+    """The quote with the calendar day after each weekday it names ("on Monday" in a report of
+    Thursday, May 4, 2023: "on Monday [May 1, 2023]"): the latest such day on or before the
+    publication date, the convention news reports follow. A 1.5B judge cannot count back days
+    itself (it rejected every quote whose weekday the statement wrote out as a date), so the
+    calendar is done here, with this module's own arithmetic rather than the product's."""
+    if published is None:
+        return quote
+
+    def dated(match: re.Match) -> str:
+        back = (published.weekday() - _WEEKDAYS.index(match.group(1))) % 7
+        day = published - timedelta(days=back)
+        return f"{match.group(1)} [{day:%B} {day.day}, {day.year}]"
+
+    return _WEEKDAY.sub(dated, quote)
+
+
 def parse_verdict(reply: str) -> str:
     """SUPPORTED / NOT SUPPORTED (or UNSUPPORTED) in the reply; "unparsable" when it holds
     neither, or both kinds (a reply that repeats the instructions)."""
@@ -110,7 +131,7 @@ class SupportJudge:
         from qa.resources import load_prompt
 
         prompt = load_prompt(self.prompts_dir, JUDGE_PROMPT).format(
-            question=question or "(none)", quote=" ".join(quote.split()),
+            question=question or "(none)", quote=with_calendar_days(" ".join(quote.split()), published),
             published=published.isoformat() if published else "unknown",
             statement=_MARKERS.sub("", statement).strip()).strip()
         key = hashlib.sha256(f"{self.model_id}\n{prompt}".encode()).hexdigest()[:24]

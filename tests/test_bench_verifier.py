@@ -20,7 +20,7 @@ from evals.bench_verifier import (  # noqa: E402 - after the sys.path line above
     markdown_report,
     score_answers,
 )
-from evals.support_judge import SupportJudge, parse_verdict  # noqa: E402
+from evals.support_judge import SupportJudge, parse_verdict, with_calendar_days  # noqa: E402
 from evals.verifier_mutations import (  # noqa: E402
     contains_token,
     mutate_date,
@@ -136,6 +136,17 @@ def test_judge_verdicts_are_parsed_and_never_raise():
 
     verdict = SupportJudge(Broken(), REPO / "prompts").verdict("It rained.", "It rained.", "?")
     assert verdict.label == "unparsable" and "server down" in verdict.reply
+
+
+def test_the_judge_reads_each_weekday_with_the_day_it_means():
+    """In a report of Thursday, May 4, 2023, "Monday" is May 1 and "Thursday" the day itself;
+    with no publication date the quote is shown as it is."""
+    from datetime import date
+
+    quote = "Early Monday, Blinken met them; the talks end Thursday."
+    assert with_calendar_days(quote, date(2023, 5, 4)) == (
+        "Early Monday [May 1, 2023], Blinken met them; the talks end Thursday [May 4, 2023].")
+    assert with_calendar_days(quote, None) == quote
 
 
 @pytest.mark.skipif(not DEFAULT_ANSWERS.exists(), reason="no stored answers")
