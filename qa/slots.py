@@ -25,6 +25,11 @@ __all__ = ["Anchor", "question_anchor", "new_names", "answers_beside_anchor"]
 _WHO = re.compile(r"^\W*(?:who|whom)\s+(?:(?:is|was|are|were|has|have|had|will|did|does|do|"
                   r"been|being|currently|now|the|a|an)\s+)*([\w\-]+)", re.IGNORECASE)
 _WHO_WORD = re.compile(r"^\W*(?:who|whom)\s+", re.IGNORECASE)
+_WHO_IS = re.compile(r"^\W*who\s+(?:is|are)\b", re.IGNORECASE)
+# Before a role word, these say that someone held it once ("Eric Schmidt, former CEO of
+# Google"): no answer to who holds it now.
+_PAST_HOLDER = re.compile(r"^(?:former|ex|then|late|previous|past)\b|^(?:ex|then|former)-",
+                          re.IGNORECASE)
 _WHEN = re.compile(r"^\W*(?i:when\s+(?:is|was|are|were|did|does|do|will|has|have|had))\s+.*?"
                    r"\s([a-z][a-z\-]+)\W*$")
 _DATE_OF = re.compile(r"^\W*what\s+(?:is|was|will be)\s+the\s+([a-z][a-z\-]+)\s+(?:date|day)\b",
@@ -49,6 +54,12 @@ _NAME_WORD = re.compile(r"\b[A-Z][\w'’\-]*\.?|\b[A-Z]\.")
 _SENTENCE_END = re.compile(r"(?:\.\.\.|…|[!?]|\b[a-z]{2,}\.)$")
 # A name right after these prepositions is where something happened, which no "who" asks.
 _PLACE_BEFORE = re.compile(r"\b(?:at|in|near|inside|outside|across|throughout)\s+$", re.IGNORECASE)
+# Headline style: words that mid-sentence prose writes in lower case ("Google CEO Sees Company's
+# Next Trillion in Value From Search"). A run of capitals holding one is a headline, not names.
+_FUNCTION_WORDS = frozenset(
+    "to of in for with from on at by into onto over after before about as and or but is are "
+    "was were be will its their his her".split())
+_HEADLINE_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+(?:[A-Z][\w'’\-]*|(?:in|of|for|to|on|at|and|the|a|an)\b))+")
 _GAP = 3  # the answer is at most this many words from the anchor (two between them)
 _TOKEN = re.compile(r"[\w'’\-./]+")
 
@@ -61,6 +72,7 @@ class Anchor:
     word: str
     subject: bool = False
     date: bool = False  # a date is asked for ("when was X released?")
+    current: bool = False  # who holds the role now ("who is the CEO"), not who held it
 
 
 @lru_cache(maxsize=1024)  # new_names asks it again for every candidate sentence
@@ -79,7 +91,7 @@ def question_anchor(question: str) -> Anchor | None:
     # "Who won": the answer is the verb's subject; "who is the director", "who was awarded":
     # a name on either side.
     direct = match.start(1) == _WHO_WORD.match(question).end()
-    return Anchor(word.lower(), subject=direct)
+    return Anchor(word.lower(), subject=direct, current=bool(_WHO_IS.match(question)))
 
 
 @lru_cache(maxsize=65536)  # bounded: a server sees new words all its life
@@ -107,6 +119,7 @@ def new_names(text: str, question: str) -> list[tuple[int, int]]:
     asked = {w.lower().rstrip(".") for w in re.findall(r"[\w'’\-]+", question)}
     anchor = question_anchor(question)
     spans = []
+    headlines = _headline_spans(text)
     place_ends = -2  # where the last word of a name after "at", "in"... ends
     named_ends = -2  # where the last word the question names (not its anchor) ends
     for match in _NAME_WORD.finditer(text):
@@ -115,6 +128,8 @@ def new_names(text: str, question: str) -> list[tuple[int, int]]:
             place_ends = match.end()
             continue  # "runs April 8-11 at Augusta National Golf Club": where, not who
         word = match.group(0).rstrip(".").lower().removesuffix("'s").removesuffix("’s")
+        if any(start <= match.start() < end for start, end in headlines):
+            continue  # capitals of headline style name nothing: "Google CEO Sees Company's ..."
         if word in asked:
             if anchor is None or word != anchor.word:
                 named_ends = match.end()
@@ -126,6 +141,18 @@ def new_names(text: str, question: str) -> list[tuple[int, int]]:
         if _opens_sentence(text, match.start()) and not _NAME_WORD.match(text, match.end() + 1):
             continue  # "Practice rounds begin": a capital only because it opens a sentence
         spans.append(match.span())
+    return spans
+
+
+def _headline_spans(text: str) -> list[tuple[int, int]]:
+    """The runs of capitalised words written in headline style: holding a capitalised function
+    word ("From", "To", "Of") that does not open a sentence."""
+    spans = []
+    for run in _HEADLINE_RUN.finditer(text):
+        words = list(re.finditer(r"[\w'’\-]+", run.group(0)))
+        if any(w.group(0)[0].isupper() and w.group(0).lower() in _FUNCTION_WORDS
+               and not _opens_sentence(text, run.start() + w.start()) for w in words[1:]):
+            spans.append(run.span())
     return spans
 
 
@@ -150,11 +177,17 @@ def answers_beside_anchor(anchor: Anchor | None, text: str, question: str) -> li
         return []
     words = list(_TOKEN.finditer(text))
     spans = [m.span() for m in words]
-    anchors = [i for i, m in enumerate(words) if _same_word(anchor, m.group(0))]
+    anchors = [i for i, m in enumerate(words) if _same_word(anchor, m.group(0))
+               and not (anchor.current and _held_once(words, i))]
     gap = _GAP + (1 if anchor.date else 0)  # "premiered on NBC on September 23"
     return [(start, end) for start, end in answers
             if any(_beside(anchor, words, a, _word_at(spans, start), _word_at(spans, end - 1), gap)
                    for a in anchors)]
+
+
+def _held_once(words: list[re.Match], a: int) -> bool:
+    """Whether the role word at ``a`` is one someone held before ("former CEO", "ex-CEO")."""
+    return any(_PAST_HOLDER.match(words[i].group(0)) for i in range(max(0, a - 2), a + 1))
 
 
 def _beside(anchor: Anchor, words: list[re.Match], a: int, first: int, last: int, gap: int) -> bool:

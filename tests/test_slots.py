@@ -159,3 +159,27 @@ def test_a_date_given_without_its_year_is_answered_with_the_year_of_the_report(t
     answer = assistant.ask("When does season 4 of The Crown premiere?")
     assert answer.text.startswith("November 15, 2020 — ")
     assert "premieres Nov. 15 on Netflix" in answer.citations[0].quote
+
+
+def test_capitals_of_a_headline_name_no_one():
+    """A run of capitals holding a capitalised "From" or "To" is a headline: its words are no
+    names ("Sees" beside "CEO"), while prose around it still names people."""
+    question = "Who is the CEO of Google in 2021?"
+    headline = "Nov 17, 2021 ... Google CEO Sees Company's Next Trillion in Value From Search."
+    assert new_names(headline, question) == []
+    assert not answers_beside_anchor(question_anchor(question), headline, question)
+    prose = "An image of Google CEO Sundar Pichai wearing glasses."
+    assert [prose[a:b] for a, b in new_names(prose, question)] == ["Sundar", "Pichai"]
+    # Names with a lower-case "of" are not headlines.
+    ministry = "He met officials of the Ministry of Foreign Affairs on Monday."
+    assert [ministry[a:b] for a, b in new_names(ministry, question)] == [
+        "Ministry", "Foreign", "Affairs"]
+
+
+def test_a_former_holder_does_not_answer_who_holds_a_role_now():
+    sentence = "Eric Schmidt, former CEO of Google and technical adviser at Alphabet."
+    now = "Who is the CEO of Google?"
+    then = "Who was the CEO of Google in 2005?"
+    assert not answers_beside_anchor(question_anchor(now), sentence, now)
+    assert [sentence[a:b] for a, b in answers_beside_anchor(question_anchor(then), sentence, then)] \
+        == ["Eric", "Schmidt"]
