@@ -186,6 +186,15 @@ class Answerer:
             seen = {p.chunk_id for p in pool}
             pool += [p for p in self.retriever.retrieve(phrase, 2) if p.chunk_id not in seen]
         evidence = self.ranker.rank(profile, candidate_sentences(pool))
+        if _misses_its_period(profile, evidence):
+            # "Who was awarded the 2018 Nobel Prize?" over passages about 2019 and 2021 that
+            # repeat its words: the passage about 2018 may rank a little deeper.
+            seen = {p.chunk_id for p in pool}
+            deeper = [p for p in self.retriever.retrieve(query, self.settings.period_search_depth)
+                      if p.chunk_id not in seen]
+            ranked = self.ranker.rank(profile, candidate_sentences(pool + deeper))
+            if ranked and ranked[0].slot and ranked[0].meets_period:
+                pool, evidence = pool + deeper, ranked
         # With a model to read the passages, relevant passages are enough to ask it; without
         # one, the best sentence itself must answer.
         quotable = self.ranker.answerable(profile, evidence)
@@ -356,6 +365,14 @@ class Answerer:
         citations = [c for c in citations if quote_is_verbatim(c, context.passages)]
         return Answer(context.question, " ".join(parts), citations, False, self.backend,
                       repaired, list(context.notes) + dropped)
+
+
+def _misses_its_period(profile: QuestionProfile, evidence: list[Evidence]) -> bool:
+    """Whether the question states a year, decade, century or quarter and has an anchor ("who
+    was awarded", "when was X released"), and no ranked sentence of a passage meeting that
+    period holds its answer beside the anchor."""
+    return (profile.anchor is not None and any(c.temporal for c in profile.constraints)
+            and not any(e.slot and e.meets_period for e in evidence))
 
 
 def _meeting_period(pool: list[Passage], profile: QuestionProfile) -> list[Passage]:

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         default=5, ge=1, le=200,
         description="Passages whose sentences are ranked before the best top_k are kept.",
     )
+    period_search_depth: int = Field(
+        default=20, ge=1, le=200,
+        description="Passages searched when the question states a year or quarter and no "
+                    "ranked sentence about that period answers it beside its verb or role word.",
+    )
     max_question_chars: int = Field(
         default=2000, ge=10, description="Longer questions are refused with InvalidQuestionError."
     )
