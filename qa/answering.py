@@ -430,7 +430,12 @@ def _with_resolved_weekdays(evidence: Evidence) -> str:
 def _lead(context: _Context, best: Evidence) -> str:
     """A short answer before the sentence, for date questions: the date the sentence gives,
     with its year from the article's date when the sentence gives none ("premieres Nov. 15" in
-    a report of Nov 12, 2020: "November 15, 2020")."""
+    a report of Nov 12, 2020: "November 15, 2020"); for an amount, the one beside the word
+    asked about ("$6.3 billion")."""
+    anchor = context.profile.anchor
+    if anchor is not None and anchor.amount:  # "$6.3 billion — Tesla reported revenue of ..."
+        beside = answers_beside_anchor(anchor, best.text, context.question)
+        return best.text[beside[0][0]:beside[0][1]] if beside else ""
     if context.profile.answer_type != "date":
         return ""
     mention = _lead_date(context, best)

@@ -19,7 +19,7 @@ from qa.cues import cues, phrase_pattern
 from qa.dates import find_dates, resolved_weekdays
 from qa.retrieval import Passage
 from qa.sentences import sentence_spans
-from qa.slots import Anchor, answers_beside_anchor, new_names, question_anchor
+from qa.slots import AMOUNT, Anchor, answers_beside_anchor, new_names, question_anchor
 from qa.text import STOPWORDS, content_terms
 
 __all__ = [
@@ -64,7 +64,7 @@ class QuestionProfile:
     the attribute asked about ("population" in "What is the population of Baku?")."""
 
     question: str
-    answer_type: str  # year | duration | time | date | number | other
+    answer_type: str  # year | duration | time | date | number | name | amount | other
     terms: tuple[str, ...]
     focus: str | None = None
     speaker: str | None = None  # the X of "what did X say"
@@ -116,6 +116,10 @@ def profile_question(question: str) -> QuestionProfile:
     answer_type = next((name for name, pattern in _question_types()
                         if pattern.search(question)
                         and not (name == "time" and _TIME_OF_YEAR.search(question))), "other")
+    anchor = question_anchor(question)
+    if answer_type == "amount" and anchor is None:  # "What was Tesla's revenue ...?"
+        asked = dict(_question_types())["amount"].search(question)
+        anchor = Anchor(asked.group(0).lower(), amount=True)
     terms = tuple(dict.fromkeys(content_terms(question)))
     counted = _COUNTED.search(question)
     speaker = _SPEAKER.search(question)
@@ -126,7 +130,7 @@ def profile_question(question: str) -> QuestionProfile:
                            speaker=_speaker_of(speaker),
                            calendar_day=bool(_CALENDAR_DAY.search(question)),
                            constraints=tuple(question_constraints(question)),
-                           anchor=question_anchor(question))
+                           anchor=anchor)
 
 
 def _speaker_of(match: re.Match | None) -> str | None:
@@ -234,6 +238,8 @@ def has_answer_type(answer_type: str, text: str, published: date | None) -> bool
             or re.search(r"\b(weeks?|months?|days?|years?) (ago|later|after|before)\b", text, re.I))
     if answer_type == "number":
         return bool(_NUMBER.search(text))
+    if answer_type == "amount":
+        return bool(AMOUNT.search(text))
     return True
 
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 from qa.dates import find_dates
 from qa.text import STOPWORDS, content_terms
 
-__all__ = ["Anchor", "question_anchor", "new_names", "answers_beside_anchor"]
+__all__ = ["AMOUNT", "Anchor", "question_anchor", "new_names", "answers_beside_anchor"]
 
 # The anchor: the verb or role noun right after "who" ("who won", "who is the director"), the
 # verb closing "when was X released?", the noun before "date" in "what is the release date of X".
@@ -60,6 +60,10 @@ _FUNCTION_WORDS = frozenset(
     "to of in for with from on at by into onto over after before about as and or but is are "
     "was were be will its their his her".split())
 _HEADLINE_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+(?:[A-Z][\w'’\-]*|(?:in|of|for|to|on|at|and|the|a|an)\b))+")
+# A sum of money or a large number: "$6.3 billion", "€12m", "10.4 billion dollars", "2,000".
+AMOUNT = re.compile(r"[$€£¥]\s?\d[\d,.]*(?:\s*(?:million|billion|trillion|[mbk]n?)\b)?"
+                    r"|\b\d[\d,.]*\s*(?:million|billion|trillion)\b(?:\s+(?:dollars|euros|pounds))?"
+                    r"|\b\d{1,3}(?:,\d{3})+(?:\.\d+)?\b", re.IGNORECASE)
 _GAP = 3  # the answer is at most this many words from the anchor (two between them)
 _TOKEN = re.compile(r"[\w'’\-./]+")
 
@@ -73,6 +77,7 @@ class Anchor:
     subject: bool = False
     date: bool = False  # a date is asked for ("when was X released?")
     current: bool = False  # who holds the role now ("who is the CEO"), not who held it
+    amount: bool = False  # a sum or number is asked for ("what was X's revenue?")
 
 
 @lru_cache(maxsize=1024)  # new_names asks it again for every candidate sentence
@@ -171,6 +176,8 @@ def answers_beside_anchor(anchor: Anchor | None, text: str, question: str) -> li
         return []
     if anchor.date:
         answers = [(d.start, d.end) for d in find_dates(text)]
+    elif anchor.amount:
+        answers = [m.span() for m in AMOUNT.finditer(text)]
     else:
         answers = new_names(text, question)
     if not answers:

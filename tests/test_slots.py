@@ -183,3 +183,27 @@ def test_a_former_holder_does_not_answer_who_holds_a_role_now():
     assert not answers_beside_anchor(question_anchor(now), sentence, now)
     assert [sentence[a:b] for a, b in answers_beside_anchor(question_anchor(then), sentence, then)] \
         == ["Eric", "Schmidt"]
+
+
+def test_an_amount_asked_for_is_the_one_beside_the_word_asked_about(tmp_path):
+    """"What was X's revenue in Q3 2019?": the snippet stating the sum beside "revenue" answers,
+    led by that sum, not the one restating the question or giving another sum."""
+    from qa import Assistant
+
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for number, text in enumerate([
+            "Oct 20, 2019 ... What to expect from Harbour Motors' Q3 2019 revenue report on "
+            "Wednesday: analysts watch revenue and margins.",
+            "Oct 23, 2019 ... Harbour Motors reported third-quarter revenue of $6.3 billion in "
+            "2019 and 12,000 deliveries.",
+            "Jul 24, 2019 ... Harbour Motors spent $1.2 billion on a new plant in Q2 2019."]):
+        (articles / f"snippet-{number}.html").write_text(
+            f"<html><head><title>Snippet {number}</title></head><body><p>{text}</p></body></html>",
+            encoding="utf-8")
+    profile = profile_question("What was Harbour Motors' revenue in Q3 2019?")
+    assert profile.answer_type == "amount" and profile.anchor.amount
+    assistant = Assistant(backend="extractive", data_dir=tmp_path / "data", seeds_dir=articles)
+    answer = assistant.ask("What was Harbour Motors' revenue in Q3 2019?")
+    assert answer.text.startswith("$6.3 billion — ")
+    assert "third-quarter revenue of $6.3 billion" in answer.citations[0].quote
