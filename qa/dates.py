@@ -225,13 +225,17 @@ def annotate_weekdays(text: str, published: date | None) -> str:
 
 
 _DATELINE_REACH = 3  # characters a dateline may start after ("\n", a quote mark)
+_DATELINE_END = re.compile(r"\s*(?:\.\.\.|…|—|–|-|:|\n)")
 
 
 def dateline(text: str) -> date | None:
-    """The full date a text opens with, when it gives its year ("Nov 12, 2020 ... The fourth
-    season premieres Nov. 15"): the date a search snippet or a dispatch was written."""
+    """The full date a text opens with, set apart from what follows ("Nov 12, 2020 ... The
+    fourth season premieres Nov. 15", "June 27, 2023 — The ministers met"): the date a search
+    snippet or a dispatch was written. A sentence opening with a date ("On June 27, 2023, the
+    ministers met") has none."""
     first = next(iter(find_dates(text[:_DATELINE_REACH + 40])), None)
-    if first is None or first.year is None or first.start > _DATELINE_REACH:
+    if (first is None or first.year is None or first.start > _DATELINE_REACH
+            or not _DATELINE_END.match(text, first.end)):
         return None
     return date(first.year, first.month, first.day)
 

@@ -86,4 +86,6 @@ def test_a_date_without_its_year_is_the_nearest_such_day_to_when_it_was_written(
 def test_a_dateline_is_a_full_date_opening_the_text():
     assert dateline("Nov 12, 2020 ... The fourth season premieres Nov. 15.") == date(2020, 11, 12)
     assert dateline("Nov. 12 ... no year given") is None
+    assert dateline("June 27, 2023 — The ministers met.") == date(2023, 6, 27)
     assert dateline("The talks of June 27, 2023 ended.") is None  # a date, but not the opening
+    assert dateline("June 27, 2023, was the day the ministers met.") is None  # the sentence's own
