@@ -124,19 +124,11 @@ def test_a_when_question_is_answered_by_a_date_beside_its_verb(shared_assistant)
 def test_the_short_answer_is_the_date_beside_the_verb_not_the_snippets_own(tmp_path):
     """Asked through an Assistant over the two snippets: the answer leads with the release
     date, not with the date the snippet was written, and quotes the sentence stating it."""
-    from qa import Assistant
-
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    for number, text in enumerate([
-            "Sep 13, 2022 ... The sequel to The Legend of Zelda: Breath of the Wild has been "
-            "revealed!",
-            "Jan 12, 2017 ... Nintendo has revealed that Breath of the Wild will release on "
-            "March 3, 2017, alongside the Switch."]):
-        (articles / f"snippet-{number}.html").write_text(
-            f"<html><head><title>Snippet {number}</title></head><body><p>{text}</p></body></html>",
-            encoding="utf-8")
-    assistant = Assistant(backend="extractive", data_dir=tmp_path / "data", seeds_dir=articles)
+    assistant = _assistant_over_snippets(tmp_path, [
+        "Sep 13, 2022 ... The sequel to The Legend of Zelda: Breath of the Wild has been "
+        "revealed!",
+        "Jan 12, 2017 ... Nintendo has revealed that Breath of the Wild will release on "
+        "March 3, 2017, alongside the Switch."])
     answer = assistant.ask("When was The Legend of Zelda: Breath of the Wild released?")
     assert answer.text.startswith("March 3, 2017 — ")
     assert "will release on March 3, 2017" in answer.citations[0].quote
@@ -145,17 +137,9 @@ def test_the_short_answer_is_the_date_beside_the_verb_not_the_snippets_own(tmp_p
 def test_a_date_given_without_its_year_is_answered_with_the_year_of_the_report(tmp_path):
     """A snippet dated Nov 12, 2020 says the season "premieres Nov. 15": the short answer is
     November 15, 2020, and the quote stays as written."""
-    from qa import Assistant
-
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    for number, text in enumerate([
-            "Nov 12, 2020 ... The fourth season of The Crown premieres Nov. 15 on Netflix.",
-            "Jan 5, 2021 ... The Crown won the Golden Globe for best drama series."]):
-        (articles / f"snippet-{number}.html").write_text(
-            f"<html><head><title>Snippet {number}</title></head><body><p>{text}</p></body></html>",
-            encoding="utf-8")
-    assistant = Assistant(backend="extractive", data_dir=tmp_path / "data", seeds_dir=articles)
+    assistant = _assistant_over_snippets(tmp_path, [
+        "Nov 12, 2020 ... The fourth season of The Crown premieres Nov. 15 on Netflix.",
+        "Jan 5, 2021 ... The Crown won the Golden Globe for best drama series."])
     answer = assistant.ask("When does season 4 of The Crown premiere?")
     assert answer.text.startswith("November 15, 2020 — ")
     assert "premieres Nov. 15 on Netflix" in answer.citations[0].quote
@@ -188,22 +172,28 @@ def test_a_former_holder_does_not_answer_who_holds_a_role_now():
 def test_an_amount_asked_for_is_the_one_beside_the_word_asked_about(tmp_path):
     """"What was X's revenue in Q3 2019?": the snippet stating the sum beside "revenue" answers,
     led by that sum, not the one restating the question or giving another sum."""
+    profile = profile_question("What was Harbour Motors' revenue in Q3 2019?")
+    assert profile.answer_type == "amount" and profile.anchor.amount
+    assistant = _assistant_over_snippets(tmp_path, [
+        "Oct 20, 2019 ... What to expect from Harbour Motors' Q3 2019 revenue report on "
+        "Wednesday: analysts watch revenue and margins.",
+        "Oct 23, 2019 ... Harbour Motors reported third-quarter revenue of $6.3 billion in "
+        "2019 and 12,000 deliveries.",
+        "Jul 24, 2019 ... Harbour Motors spent $1.2 billion on a new plant in Q2 2019."])
+    answer = assistant.ask("What was Harbour Motors' revenue in Q3 2019?")
+    assert answer.text.startswith("$6.3 billion — ")
+    assert "third-quarter revenue of $6.3 billion" in answer.citations[0].quote
+
+
+def _assistant_over_snippets(tmp_path, texts: list[str]):
+    """An extractive Assistant whose only articles are ``texts``, each a search snippet as an
+    HTML page."""
     from qa import Assistant
 
     articles = tmp_path / "articles"
     articles.mkdir()
-    for number, text in enumerate([
-            "Oct 20, 2019 ... What to expect from Harbour Motors' Q3 2019 revenue report on "
-            "Wednesday: analysts watch revenue and margins.",
-            "Oct 23, 2019 ... Harbour Motors reported third-quarter revenue of $6.3 billion in "
-            "2019 and 12,000 deliveries.",
-            "Jul 24, 2019 ... Harbour Motors spent $1.2 billion on a new plant in Q2 2019."]):
+    for number, text in enumerate(texts):
         (articles / f"snippet-{number}.html").write_text(
             f"<html><head><title>Snippet {number}</title></head><body><p>{text}</p></body></html>",
             encoding="utf-8")
-    profile = profile_question("What was Harbour Motors' revenue in Q3 2019?")
-    assert profile.answer_type == "amount" and profile.anchor.amount
-    assistant = Assistant(backend="extractive", data_dir=tmp_path / "data", seeds_dir=articles)
-    answer = assistant.ask("What was Harbour Motors' revenue in Q3 2019?")
-    assert answer.text.startswith("$6.3 billion — ")
-    assert "third-quarter revenue of $6.3 billion" in answer.citations[0].quote
+    return Assistant(backend="extractive", data_dir=tmp_path / "data", seeds_dir=articles)
