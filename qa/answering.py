@@ -439,21 +439,20 @@ def _lead(context: _Context, best: Evidence) -> str:
     if context.profile.answer_type != "date":
         return ""
     mention = _lead_date(context, best)
-    if isinstance(mention, DateMention) and mention.year is None:
-        written = _written(context, best)
-        if written is not None:
-            return format_date(with_year(mention, written), weekday=False)
-    return mention.text if isinstance(mention, DateMention) else mention
+    if mention is None:
+        return ""
+    written = _written(context, best) if mention.year is None else None
+    return format_date(with_year(mention, written), weekday=False) if written else mention.text
 
 
-def _lead_date(context: _Context, best: Evidence) -> DateMention | str:
-    """The date ``_lead`` gives: a mention in the sentence, or a weekday resolved ("" if none)."""
+def _lead_date(context: _Context, best: Evidence) -> DateMention | None:
+    """The date ``_lead`` gives: a date the sentence writes, or a weekday it names resolved."""
     # The date beside the question's verb ("will release on March 3, 2017"), not the date a
     # snippet opens with ("Jan 12, 2017 ... Nintendo has revealed that ...").
     beside = answers_beside_anchor(context.profile.anchor, best.text, context.question)
     if beside:
         start, end = beside[0]
-        return next(iter(find_dates(best.text[start:end])), best.text[start:end])
+        return next(iter(find_dates(best.text[start:end])), None)
     asked = {(m.month, m.day) for m in find_dates(context.question)}
     # The text before the sentence, from every retrieved passage of its article, nearest last.
     same_article = sorted({p.chunk_id: p for p in context.passages + [e.passage for e in context.evidence]
@@ -468,8 +467,10 @@ def _lead_date(context: _Context, best: Evidence) -> DateMention | str:
             return mention
     for weekday in resolved_weekdays(best.text, best.passage.published):
         if weekday.text.lower() not in context.question.lower():
-            return format_date(weekday.day)
-    return ""
+            day = weekday.day
+            return DateMention(format_date(day), weekday.start, weekday.end, day.month, day.day,
+                               day.year)
+    return None
 
 
 def _written(context: _Context, best: Evidence) -> date | None:
