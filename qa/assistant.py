@@ -23,6 +23,7 @@ from qa.settings import Settings, load_settings
 __all__ = ["Assistant", "IndexResult"]
 
 T = TypeVar("T")
+_ATTEMPTS_ACROSS_BUILDS = 4  # a question meets at most this many builds landing while it runs
 
 
 @dataclass
@@ -93,31 +94,34 @@ class Assistant:
         return self._stream(self._ready(), question, history)
 
     def _stream(self, answerer: Answerer, question: str,
-                history: Sequence[Turn]) -> Iterator[str | Answer]:
+                history: Sequence[Turn], attempt: int = 1) -> Iterator[str | Answer]:
         started = False
         try:
             for item in answerer.stream(question, history):
                 started = True
                 yield item
         except Exception:
-            if started or not self._outdated(answerer):
+            if started or attempt == _ATTEMPTS_ACROSS_BUILDS or not self._outdated(answerer):
                 raise
-            yield from self._ready().stream(question, history)
+            yield from self._stream(self._ready(), question, history, attempt + 1)
 
     def _on_current_build(self, use: Callable[[Answerer], T]) -> T:
-        """``use(answerer)``, once more on the new build if a build landed while it ran."""
+        """``use(answerer)``, again on the newest build each time a build landed while it ran
+        (several rebuilds in a row can land during one question)."""
         answerer = self._ready()
-        try:
-            return use(answerer)
-        except Exception:
-            if not self._outdated(answerer):
-                raise
-            return use(self._ready())
+        for _ in range(_ATTEMPTS_ACROSS_BUILDS - 1):
+            try:
+                return use(answerer)
+            except Exception:
+                if not self._outdated(answerer):
+                    raise
+            answerer = self._ready()
+        return use(answerer)
 
     def _outdated(self, answerer: Answerer) -> bool:
         """Whether a build has landed since ``answerer`` opened the index. A full rebuild (here
         or in another process) deletes the store folder it read, so a question that was being
-        answered just then fails, and is asked once more of the new build."""
+        answered just then fails, and is asked again of the newest build."""
         with self._answerer_lock:
             return answerer is not self._built or self.index.build_token() != self._built_token
 

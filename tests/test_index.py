@@ -117,6 +117,26 @@ def test_questions_asked_while_another_process_rebuilds_all_get_answers(data_dir
     assert len(answers) > 20 and all("November 7" in answer.text for answer in answers)
 
 
+def test_a_question_outlives_two_rebuilds_landing_while_it_is_answered(data_dir):
+    """Two full rebuilds (from another Assistant, as another process would) land while one
+    question is being answered, each deleting the store the question reads: it is answered on
+    the newest build. Before, a question was tried again once, so the second rebuild failed it."""
+    serving = Assistant(data_dir=data_dir)
+    rebuilder = Assistant(data_dir=data_dir)
+    attempts: list[int] = []
+
+    def retrieve_while_rebuilding(answerer):
+        attempts.append(len(attempts) + 1)
+        if len(attempts) <= 2:
+            rebuilder.reindex(rebuild=True)  # the store ``answerer`` opened is gone
+        return answerer.retriever.retrieve(BLAIR_HOUSE, 3)
+
+    passages = serving._on_current_build(retrieve_while_rebuilding)
+    assert attempts == [1, 2, 3]
+    assert any("Blair House" in p.text for p in passages)
+    assert "November 7" in serving.ask(BLAIR_HOUSE).text
+
+
 def _assistant_over(tmp_path: Path, articles: dict[str, str]) -> Assistant:
     """An Assistant whose only articles are ``articles`` (file name: text)."""
     folder = tmp_path / "articles"
