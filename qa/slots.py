@@ -28,8 +28,7 @@ _WHO_WORD = re.compile(r"^\W*(?:who|whom)\s+", re.IGNORECASE)
 _WHO_IS = re.compile(r"^\W*who\s+(?:is|are)\b", re.IGNORECASE)
 # Before a role word, these say that someone held it once ("Eric Schmidt, former CEO of
 # Google"): no answer to who holds it now.
-_PAST_HOLDER = re.compile(r"^(?:former|ex|then|late|previous|past)\b|^(?:ex|then|former)-",
-                          re.IGNORECASE)
+_PAST_HOLDER = re.compile(r"^(?:former|ex|then|late|previous|past)\b", re.IGNORECASE)  # "ex-CEO" too
 _WHEN = re.compile(r"^\W*(?i:when\s+(?:is|was|are|were|did|does|do|will|has|have|had))\s+.*?"
                    r"\s([a-z][a-z\-]+)\W*$")
 _DATE_OF = re.compile(r"^\W*what\s+(?:is|was|will be)\s+the\s+([a-z][a-z\-]+)\s+(?:date|day)\b",
