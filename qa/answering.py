@@ -455,8 +455,7 @@ def _lead_date(context: _Context, best: Evidence) -> DateMention | None:
         return next(iter(find_dates(best.text[start:end])), None)
     asked = {(m.month, m.day) for m in find_dates(context.question)}
     # The text before the sentence, from every retrieved passage of its article, nearest last.
-    same_article = sorted({p.chunk_id: p for p in context.passages + [e.passage for e in context.evidence]
-                           if p.article_id == best.passage.article_id and p.start < best.start}.values(),
+    same_article = sorted((p for p in _retrieved_of_article(context, best) if p.start < best.start),
                           key=lambda p: (p.start, p.end))
     before = "\n".join(p.text[:best.start - p.start] for p in same_article)
     for _, resolved in resolved_day_offsets(best.text, before):
@@ -478,9 +477,14 @@ def _written(context: _Context, best: Evidence) -> date | None:
     its text opens with ("Nov 12, 2020 ..."), when a retrieved passage holds its opening."""
     if best.passage.published is not None:
         return best.passage.published
-    opening = next((p for p in [best.passage] + context.passages + [e.passage for e in context.evidence]
-                    if p.article_id == best.passage.article_id and p.start == 0), None)
+    opening = next((p for p in _retrieved_of_article(context, best) if p.start == 0), None)
     return dateline(opening.text) if opening is not None else None
+
+
+def _retrieved_of_article(context: _Context, best: Evidence) -> list[Passage]:
+    """The retrieved passages of the article ``best`` is from, each once (its own first)."""
+    passages = [best.passage] + context.passages + [e.passage for e in context.evidence]
+    return list({p.chunk_id: p for p in passages if p.article_id == best.passage.article_id}.values())
 
 
 def _evidence_rank(quote: Evidence, evidence: Sequence[Evidence]) -> int:
