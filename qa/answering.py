@@ -361,7 +361,8 @@ class Answerer:
                     marker_of[key] = len(citations) + 1
                     citations.append(_citation(marker_of[key], quote))
                 markers.append(marker_of[key])
-            parts.append(check.sentence + " " + "".join(f"[{m}]" for m in dict.fromkeys(markers)))
+            parts.append(_with_years(context, check) + " "
+                         + "".join(f"[{m}]" for m in dict.fromkeys(markers)))
         citations = [c for c in citations if quote_is_verbatim(c, context.passages)]
         return Answer(context.question, " ".join(parts), citations, False, self.backend,
                       repaired, list(context.notes) + dropped)
@@ -443,6 +444,32 @@ def _lead(context: _Context, best: Evidence) -> str:
         return ""
     written = _written(context, best) if mention.year is None else None
     return format_date(with_year(mention, written), weekday=False) if written else mention.text
+
+
+def _with_years(context: _Context, check: SentenceCheck) -> str:
+    """A generated answer to "when" with each date it writes without a year given one, as
+    ``_lead`` does: the year its quote states for that day, or else the nearest such day to
+    when the quote's article was written ("released on September 20th", quoted from a snippet
+    of Sep 10, 2019: "September 20, 2019"). Ranges are left as written."""
+    sentence = check.sentence
+    if context.profile.answer_type != "date":
+        return sentence
+    for mention in reversed(find_dates(sentence)):
+        if mention.year is not None or mention.last_day is not None:
+            continue
+        for quote in check.quotes:
+            stated = [m for m in find_dates(quote.text) if m.matches(mention) and m.last_day is None]
+            if not stated:
+                continue
+            dated = next((m for m in stated if m.year is not None), None)
+            written = None if dated else _written(context, quote)
+            if dated or written:
+                day = (date(dated.year, dated.month, dated.day) if dated
+                       else with_year(mention, written))
+                sentence = (sentence[:mention.start] + format_date(day, weekday=False)
+                            + sentence[mention.end:])
+                break
+    return sentence
 
 
 def _lead_date(context: _Context, best: Evidence) -> DateMention | None:

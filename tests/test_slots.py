@@ -145,6 +145,25 @@ def test_a_date_given_without_its_year_is_answered_with_the_year_of_the_report(t
     assert "premieres Nov. 15 on Netflix" in answer.citations[0].quote
 
 
+def test_a_generated_date_without_its_year_gets_the_year_of_the_report(tmp_path):
+    """The model's "Nov. 15" (fixed output, through the real verifier) is written out with the
+    year of the snippet it cites, as the extractive answer's lead is; the quote stays as written."""
+    assistant = _assistant_over_snippets(tmp_path, [
+        "Nov 12, 2020 ... The fourth season of The Crown premieres Nov. 15 on Netflix.",
+        "Jan 5, 2021 ... The Crown won the Golden Globe for best drama series."])
+    answerer = assistant._answerer
+    context = answerer._context("When does season 4 of The Crown premiere?", [])
+    n = next(n for n, p in enumerate(context.passages, start=1) if "premieres" in p.text)
+    answer = answerer._verified(context, f"The fourth season premieres Nov. 15 on Netflix [{n}].")
+    assert answer.text == "The fourth season premieres November 15, 2020 on Netflix. [1]"
+    assert "premieres Nov. 15 on Netflix" in answer.citations[0].quote
+    # Not for a question that asks no date: the sentence is kept as the model wrote it.
+    context = answerer._context("Where does season 4 of The Crown premiere?", [])
+    n = next(n for n, p in enumerate(context.passages, start=1) if "premieres" in p.text)
+    answer = answerer._verified(context, f"The fourth season premieres Nov. 15 on Netflix [{n}].")
+    assert "Nov. 15" in answer.text and "2020" not in answer.text
+
+
 def test_capitals_of_a_headline_name_no_one():
     """A run of capitals holding a capitalised "From" or "To" is a headline: its words are no
     names ("Sees" beside "CEO"), while prose around it still names people."""
