@@ -147,22 +147,34 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         if not question.strip():
             continue
         try:
+            streamed = ""
             for item in chat.stream(question):
                 if isinstance(item, Answer):
-                    print()
-                    if item.warning:
-                        print(f"({item.warning})")
-                        print(item.text)
-                    elif item.repaired:
-                        print("(checked against the sources and corrected:)")
-                        print(item.text)
-                    for citation in item.citations:
-                        published = citation.published.isoformat() if citation.published else "date unknown"
-                        print(f"  [{citation.marker}] {citation.title} ({published}): “{citation.quote}”")
+                    _print_checked(item, streamed)
                 else:
+                    streamed += item
                     print(item, end="", flush=True)
         except QAError as error:
             print(f"error: {error}", file=sys.stderr)
+
+
+def _print_checked(answer, streamed: str) -> None:
+    """After a streamed draft, the checked answer where it differs, and its sources."""
+    print()
+    if answer.warning:
+        print(f"({answer.warning})")
+        print(answer.text)
+    elif answer.repaired:
+        print("(checked against the sources and corrected:)")
+        print(answer.text)
+    elif answer.text != streamed.strip():
+        # A model's draft numbers its markers by passage and writes dates as the model did;
+        # the checked answer numbers them by quote and gives a year where the source dates one.
+        print("(checked against the sources:)")
+        print(answer.text)
+    for citation in answer.citations:
+        published = citation.published.isoformat() if citation.published else "date unknown"
+        print(f"  [{citation.marker}] {citation.title} ({published}): “{citation.quote}”")
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
