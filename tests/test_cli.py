@@ -89,3 +89,25 @@ def test_chat_answers_follow_ups(seed_index_dir):
     assert result.returncode == 0, result.stderr
     answers = result.stdout.split("you> ")
     assert "Blair House" in answers[-1] or "Blair House" in answers[-2]
+
+
+def test_chat_prints_the_checked_answer_after_a_streamed_draft_that_differs(shared_assistant, capsys):
+    """A small model's draft cites a passage that does not hold its sentence; the checked answer
+    cites the one that does, numbered by quote (fixed output, through the real verifier). After
+    the draft, the chat prints the checked answer, so its markers match the sources under it."""
+    from qa.cli import _print_checked
+
+    answerer = shared_assistant._answerer
+    context = answerer._context(BLAIR_HOUSE, [])
+    wrong = next(n for n, p in enumerate(context.passages, start=1)
+                 if "Blair House" not in p.text and "November 7" not in p.text)
+    draft = f"Blinken hosted them at Blair House on November 7 [{wrong}]."
+    answer = answerer._verified(context, draft)
+    assert not answer.repaired and answer.citations[0].marker == 1
+    _print_checked(answer, draft)
+    printed = capsys.readouterr().out
+    assert "(checked against the sources:)\n" + answer.text + "\n  [1] " in printed
+    _print_checked(answer, answer.text)  # the streamed text was the answer: the sources only
+    printed = capsys.readouterr().out
+    assert answer.text not in printed and printed.lstrip().startswith("[1] ")
+
