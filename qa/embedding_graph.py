@@ -20,7 +20,10 @@ rewrite, from the installed file only:
   sentence-transformers fp32 from 0.9991 to 0.989 (tests/test_embedding.py's texts); apart, 0.9977;
 * each layer's attention, exported as a dozen operators (IsNaN, Where, Softmax, Transpose...),
   becomes one MultiHeadAttention; the erf GELU with its bias becomes one BiasGelu
-  (ONNX Runtime's own optimizer recognises neither in this export).
+  (ONNX Runtime's own optimizer recognises neither in this export);
+* the token and position tables are looked up in int8 and scaled after: ONNX Runtime would
+  otherwise fold them into fp32 copies at load (47 MB per session; loading took 0.28 s
+  against 0.17 s).
 
 Needs the ``onnx`` package to edit the graph; the result is cached (see ``cached_int8_graph``).
 """
@@ -36,7 +39,7 @@ import numpy as np
 
 __all__ = ["cached_int8_graph", "int8_graph", "multiplies_int8_exactly", "GRAPH_VERSION"]
 
-GRAPH_VERSION = 5
+GRAPH_VERSION = 6
 """Bump when the rewrite changes, so that cached graphs from an older rewrite are rebuilt."""
 
 _LINEAR_KINDS = ("query", "key", "value", "attention_output", "intermediate", "output")
@@ -86,6 +89,7 @@ def int8_graph(source: Path, calibration_ids: list[list[int]], signed_weights: b
     _quantized_matmuls(model, calibration_ids, signed_weights)
     _fused_attention(model)
     _fused_gelu(model)
+    _gathered_before_scaling(model)
     _prune(model)
     onnx.checker.check_model(model)
     return model.SerializeToString()
@@ -285,6 +289,37 @@ def _fused_gelu(model) -> None:
         fused.append(helper.make_node("BiasGelu", list(bias_add.input), [gelu.output[0]],
                                       name=div.name + "_fused", domain="com.microsoft"))
     graph.node.extend(fused)
+
+
+def _gathered_before_scaling(model) -> None:
+    """Gather(Cast(q) * row_scale, ids)  =>  Cast(Gather(q, ids)) * Gather(row_scale, ids).
+
+    The same numbers, but ONNX Runtime folds Cast(q) * row_scale into an fp32 copy of the
+    table at load: 47 MB for the word embeddings, in every session."""
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    initializers, producer, _ = _wiring(graph)
+    shapes = {i.name: list(i.dims) for i in graph.initializer}
+    rewritten = []
+    for gather in graph.node:
+        mul = producer.get(gather.input[0]) if gather.op_type == "Gather" else None
+        cast = producer.get(mul.input[0]) if mul is not None and mul.op_type == "Mul" else None
+        if cast is None or cast.op_type != "Cast" or cast.input[0] not in initializers:
+            continue
+        table, scale = cast.input[0], mul.input[1]
+        if scale not in initializers or shapes[scale] != [shapes[table][0], 1]:
+            raise ValueError(f"unexpected scales of the table {table}")
+        name, ids = gather.output[0], gather.input[1]
+        rewritten += [
+            helper.make_node("Gather", [table, ids], [f"{name}_q"]),
+            helper.make_node("Gather", [scale, ids], [f"{name}_scale"]),
+            helper.make_node("Cast", [f"{name}_q"], [f"{name}_f"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", [f"{name}_f", f"{name}_scale"], [name]),
+        ]
+    if len(rewritten) != 8:
+        raise ValueError(f"expected the word and position tables, found {len(rewritten) // 4}")
+    graph.node.extend(rewritten)  # the last producer of each output wins in _prune
 
 
 def _prune(model) -> None:

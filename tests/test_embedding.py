@@ -81,6 +81,21 @@ def test_runs_the_int8_rewrite_cached_where_asked(embedder):
     assert [p.name for p in embedder.graph.parent.iterdir()] == [embedder.graph.name]
 
 
+def test_the_rewrite_looks_up_tokens_in_the_int8_tables(embedder):
+    import onnx
+
+    embedder.embed(["warm up"])
+    graph = onnx.load(str(embedder.graph))
+    tables = {i.name for i in graph.graph.initializer if i.data_type == onnx.TensorProto.INT8
+              and "embeddings" in i.name}
+    looked_up = {n.input[0] for n in graph.graph.node if n.op_type == "Gather"}
+    # Dequantized after the lookup: a Cast of a whole table would be folded by ONNX Runtime into
+    # an fp32 copy of it (47 MB of word embeddings) in every session.
+    assert {"inner.embeddings.word_embeddings.weight_q",
+            "inner.embeddings.position_embeddings.weight_q"} <= tables & looked_up
+    assert not any(n.op_type == "Cast" and n.input[0] in tables for n in graph.graph.node)
+
+
 def test_batches_by_length_give_back_the_callers_order(embedder, texts):
     lengths = [len(text) for text in texts]
     assert lengths != sorted(lengths)  # batching by length must reorder these texts
