@@ -39,7 +39,7 @@ import numpy as np
 
 __all__ = ["cached_int8_graph", "int8_graph", "multiplies_int8_exactly", "GRAPH_VERSION"]
 
-GRAPH_VERSION = 6
+GRAPH_VERSION = 7
 """Bump when the rewrite changes, so that cached graphs from an older rewrite are rebuilt."""
 
 _LINEAR_KINDS = ("query", "key", "value", "attention_output", "intermediate", "output")
@@ -196,15 +196,27 @@ def _quantized_matmuls(model, calibration_ids: list[list[int]], signed_weights: 
                                       domain="com.microsoft")]
         else:
             rows = weights[outliers[x]].astype(np.float32) * scales
-            graph.initializer.append(numpy_helper.from_array(rows, name + "_outlier_rows"))
-            inliers, outliers_part = product + "_from_inliers", product + "_from_outliers"
+            as_matrix = np.array([-1, len(rows)], np.int64), np.array([-1, rows.shape[1]], np.int64)
+            graph.initializer.extend([numpy_helper.from_array(rows, name + "_outlier_rows"),
+                                      numpy_helper.from_array(as_matrix[0], name + "_outliers_as_matrix"),
+                                      numpy_helper.from_array(as_matrix[1], name + "_output_as_matrix")])
+            inliers = product + "_from_inliers"
+            # The outliers' product is added by Gemm onto the 8-bit product in place (its C),
+            # not by a MatMul and an Add over the whole output: the same sums, 1.044x as many
+            # chunks/s (median of 24 interleaved rounds, 2 cores). Gemm takes matrices, hence
+            # the Reshapes (views, not copies).
             nodes = [
                 helper.make_node("DynamicQuantizeMatMul",
                                  [x + "_inliers", name + "_weights", name + "_per_column",
                                   name + "_zero_point", *bias], [inliers],
                                  domain="com.microsoft"),
-                helper.make_node("MatMul", [x + "_outliers", name + "_outlier_rows"], [outliers_part]),
-                helper.make_node("Add", [inliers, outliers_part], [product]),
+                helper.make_node("Reshape", [x + "_outliers", name + "_outliers_as_matrix"],
+                                 [x + "_outliers_2d_" + name]),
+                helper.make_node("Reshape", [inliers, name + "_output_as_matrix"], [inliers + "_2d"]),
+                helper.make_node("Gemm", [x + "_outliers_2d_" + name, name + "_outlier_rows",
+                                          inliers + "_2d"], [product + "_2d"]),
+                helper.make_node("Shape", [inliers], [inliers + "_shape"]),
+                helper.make_node("Reshape", [product + "_2d", inliers + "_shape"], [product]),
             ]
         if len(group) > 1:
             sizes = np.array([initializers[w].dims[1] for _, w, _, _ in group], dtype=np.int64)
