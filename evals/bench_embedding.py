@@ -2,6 +2,7 @@
 on the same chunks of the seed articles, on this machine, in one run.
 
     python evals/bench_embedding.py [--repeat 8] [--chunk-size 256] [--rounds 3] [--threads N]
+        [--out evals/reports/bench_embedding.json]
 
 qa runs its int8-compute rewrite of the packaged graph (qa/embedding_graph.py); "qa, packaged
 graph" is the graph as the package ships it (fp32 arithmetic), for comparison. torch gets the
@@ -15,9 +16,13 @@ does, which a shared machine disturbs less. Needs the ``bench`` extra (sentence-
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import statistics
 import time
+from datetime import date
+from pathlib import Path
 
 import numpy as np
 
@@ -46,6 +51,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each")
     parser.add_argument("--threads", type=int, default=0,
                         help="threads of ONNX Runtime and of torch (0: one per CPU this process may use)")
+    parser.add_argument("--out", type=Path, help="also write the figures here as JSON "
+                        "(evals/bench_report.py reads evals/reports/bench_embedding.json)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     texts = chunks(args.chunk_size, args.repeat)
@@ -86,13 +93,33 @@ def main() -> None:
               f"{len(texts) / wall:7.1f} chunks/s  ({len(texts) / cpu:6.1f} per CPU second)")
 
     *ours_names, base_name = contenders
+    figures = {name: {"chunks_per_s": len(texts) / statistics.median(walls[name]),
+                      "chunks_per_cpu_s": len(texts) / statistics.median(cpus[name])}
+               for name in contenders}
     print(f"\nagainst sentence-transformers fp32, median of {args.rounds} rounds' ratios:")
     for name in ours_names:
         wall_ratio = statistics.median(b / o for o, b in zip(walls[name], walls[base_name]))
         cpu_ratio = statistics.median(b / o for o, b in zip(cpus[name], cpus[base_name]))
         agreement = (vectors[name] * vectors[base_name]).sum(axis=1)
+        figures[name].update(wall_ratio=wall_ratio, cpu_ratio=cpu_ratio,
+                             cosine_mean=float(agreement.mean()), cosine_min=float(agreement.min()))
         print(f"{name:<40} {wall_ratio:.2f}x wall-clock, {cpu_ratio:.2f}x CPU time   "
               f"cosine to fp32: mean {agreement.mean():.4f}, min {agreement.min():.4f}")
+    if args.out:
+        args.out.write_text(json.dumps({
+            "date": date.today().isoformat(), "cpu": _cpu_model(), "usable_cpus": usable_cpus(),
+            "chunks": len(texts), "chunk_size": args.chunk_size, "rounds": args.rounds,
+            "load_average": os.getloadavg(), "baseline": base_name, "contenders": figures,
+        }, indent=1))
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            return next((line.split(":", 1)[1].strip() for line in cpuinfo
+                         if line.startswith("model name")), platform.processor())
+    except OSError:
+        return platform.processor()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""evals/reports/bench.md and bench.svg from the JSON the scale, ingest and serve benchmarks wrote.
+"""evals/reports/bench.md and bench.svg from the JSON the scale, ingest, serve and embedding
+benchmarks wrote.
 
-    python evals/bench_report.py [--reports evals/reports]
+    python evals/bench_report.py [--reports evals/reports] [--notes evals/bench_notes.md]
 
 The chart is a small SVG drawn here (matplotlib is not a dependency of qa): top-10 query CPU
 time per size, exact scan against qa's vector index, and in-memory BM25 against LanceDB's
@@ -99,6 +100,24 @@ def scale_table(scale: dict) -> list[str]:
     return lines
 
 
+def embedding_table(result: dict) -> list[str]:
+    """Chunks/s of each embedder, and qa's beside the baseline's from the same rounds."""
+    base = result["baseline"]
+    lines = [f"{result['chunks']} chunks of up to {result['chunk_size']} MiniLM tokens (the seed "
+             f"articles), {result['rounds']} interleaved rounds, {result['date']}, {result['cpu']}, "
+             f"{result['usable_cpus']} cores; load average at the end "
+             f"{', '.join(f'{v:.1f}' for v in result['load_average'])}.", "",
+             "| embedder | chunks/s | per CPU second | × the baseline, wall / CPU | cosine to it, min |",
+             "|---|---|---|---|---|"]
+    for name, figures in result["contenders"].items():
+        ratio = ("baseline" if name == base else
+                 f"{figures['wall_ratio']:.2f}× / {figures['cpu_ratio']:.2f}×")
+        cosine = "–" if name == base else f"{figures['cosine_min']:.4f}"
+        lines.append(f"| {name} | {figures['chunks_per_s']:.1f} | {figures['chunks_per_cpu_s']:.1f} | "
+                     f"{ratio} | {cosine} |")
+    return lines
+
+
 def chart(scale: dict) -> str:
     """Query CPU time (log scale) against corpus size, one line per method."""
     sizes = sorted(scale.values(), key=lambda r: r["size"])
@@ -152,10 +171,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=Path, default=REPO / "evals" / "reports")
     parser.add_argument("--notes", type=Path, help="a Markdown file placed under the title")
+    parser.add_argument("--appendix", type=Path, default=REPO / "evals" / "bench_pgvector.md",
+                        help="a Markdown file placed at the end (the pgvector comparison, written "
+                        "from evals/bench_pgvector.py's output)")
     args = parser.parse_args()
     scale = _load(args.reports, "bench_scale.json")
     ingest = _load(args.reports, "bench_ingest.json")
     serve = _load(args.reports, "bench_serve.json")
+    embedding = _load(args.reports, "bench_embedding.json")
     lines = ["# qa at scale: index, ingestion, serving", ""]
     if args.notes and args.notes.exists():
         lines += [args.notes.read_text().strip(), ""]
@@ -183,6 +206,10 @@ def main() -> None:
                          f"{level['p50_s']:.2f} | {level['p95_s']:.2f} |")
         lines += ["", f"Load average at the end: {', '.join(f'{v:.1f}' for v in serve['load_average'])}.",
                   ""]
+    if embedding:
+        lines += ["## Embedding throughput (`evals/bench_embedding.py`)", "", *embedding_table(embedding), ""]
+    if args.appendix and args.appendix.exists():
+        lines += [args.appendix.read_text().strip(), ""]
     (args.reports / "bench.md").write_text("\n".join(lines))
     print(f"wrote {args.reports / 'bench.md'}")
 
