@@ -23,6 +23,11 @@ def _load(folder: Path, name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _load_average(result: dict) -> str:
+    """The 1, 5 and 15 minute load averages a benchmark recorded, as "2.0, 2.3, 2.3"."""
+    return ", ".join(f"{v:.1f}" for v in result["load_average"])
+
+
 def _ms(value: float | None) -> str:
     return "–" if value is None else (f"{value:.1f}" if value < 100 else f"{value:.0f}")
 
@@ -106,7 +111,7 @@ def embedding_table(result: dict) -> list[str]:
     lines = [f"{result['chunks']} chunks of up to {result['chunk_size']} MiniLM tokens (the seed "
              f"articles), {result['rounds']} interleaved rounds, {result['date']}, {result['cpu']}, "
              f"{result['usable_cpus']} cores; load average at the end "
-             f"{', '.join(f'{v:.1f}' for v in result['load_average'])}.", "",
+             f"{_load_average(result)}.", "",
              "| embedder | chunks/s | per CPU second | × the baseline, wall / CPU | cosine to it, min |",
              "|---|---|---|---|---|"]
     for name, figures in result["contenders"].items():
@@ -195,7 +200,7 @@ def main() -> None:
                   f"| second, same folder | {second['seconds']:.0f} | {second['articles_per_s']:.1f} | "
                   f"{second['chunks_embedded']} | {second['peak_mb']:.0f} |", "",
                   f"{ingest['articles']} articles; load average during the run "
-                  f"{', '.join(f'{v:.1f}' for v in ingest['load_average'])}.", ""]
+                  f"{_load_average(ingest)}.", ""]
     if serve:
         lines += ["## One `qa serve` under load (`evals/bench_serve.py`)", "",
                   "| clients | answered | errors | questions/s | server CPU s per question | "
@@ -204,7 +209,7 @@ def main() -> None:
             lines.append(f"| {level['clients']} | {level['answered']} | {level['errors']} | "
                          f"{level['questions_per_s']:.2f} | {level.get('server_cpu_per_question', 0):.3f} | "
                          f"{level['p50_s']:.2f} | {level['p95_s']:.2f} |")
-        lines += ["", f"Load average at the end: {', '.join(f'{v:.1f}' for v in serve['load_average'])}.",
+        lines += ["", f"Load average at the end: {_load_average(serve)}.",
                   ""]
     if embedding:
         lines += ["## Embedding throughput (`evals/bench_embedding.py`)", "", *embedding_table(embedding), ""]
