@@ -111,12 +111,15 @@ def run(paths: list[Path], backend: str, half: str) -> dict:
             answer = assistant.ask(question.query)
             elapsed = round(time.perf_counter() - started, 3)
             retrieved = assistant.retrieve(question.query, max(DEPTHS))
+            read = assistant.passages_read(question.query)
             results.append({"id": question.id, "half": question.half, "query": question.query,
                             "right": is_right(answer.text, question.answer),
                             "abstained": answer.abstained, "answer": answer.text,
                             "seconds": elapsed,
                             "answer_at": next((rank for rank, p in enumerate(retrieved, start=1)
-                                               if is_right(p.text, question.answer)), None)})
+                                               if is_right(p.text, question.answer)), None),
+                            "answer_read_at": next((rank for rank, p in enumerate(read, start=1)
+                                                    if is_right(p.text, question.answer)), None)})
     seconds = [r["seconds"] for r in results]
     return {
         "backend": backend, "half": half, "articles": articles, "questions": len(results),
@@ -128,6 +131,10 @@ def run(paths: list[Path], backend: str, half: str) -> dict:
         # answer is in one of the first k passages retrieved.
         "answer_in_passages": {k: sum(r["answer_at"] is not None and r["answer_at"] <= k
                                       for r in results) / max(1, len(results)) for k in DEPTHS},
+        # ... and in the passages the answer step read (retrieval's, reordered by their best
+        # sentences): a miss with the answer there is the answer step's, else the ranking's.
+        "answer_in_passages_read": sum(r["answer_read_at"] is not None for r in results)
+        / max(1, len(results)),
         "problems": problems, "results": results,
     }
 
@@ -156,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{report['latency_p95']:.2f} s; answers in {args.out}")
     print("answer in the first k passages retrieved: " + ", ".join(
         f"k={k} {share:.2f}" for k, share in report["answer_in_passages"].items()))
+    print(f"answer in the passages the answer step read: {report['answer_in_passages_read']:.2f}")
     return 0
 
 

@@ -153,6 +153,13 @@ class Answerer:
         assert final is not None
         return final
 
+    def passages_read(self, question: str, history: Sequence[Turn] = ()) -> list[Passage]:
+        """The passages the answer step reads for ``question``, best first: those holding its
+        best-ranked sentences (a model backend is shown the first ``max_passages`` of them)."""
+        context = self._context(validate_question(question, self.settings.max_question_chars),
+                                history)
+        return context.passages[:self._passages_for_model]
+
     # --- retrieval and evidence ------------------------------------------------------------
     def _context(self, question: str, history: Sequence[Turn]) -> _Context:
         profile = profile_question(question)
@@ -237,7 +244,7 @@ class Answerer:
                 published=p.published.isoformat() if p.published else "unknown",
                 text=annotate_weekdays(_passage_text(p, context.evidence, read), p.published),
             ).strip()
-            for n, p in enumerate(context.passages[:self._passages_read], start=1)
+            for n, p in enumerate(context.passages[:self._passages_for_model], start=1)
         )
         system = load_prompt(prompts, "answer_system").strip()
         messages: list[Message] = [{"role": "system", "content": system}]
@@ -249,7 +256,7 @@ class Answerer:
         return messages
 
     @property
-    def _passages_read(self) -> int | None:
+    def _passages_for_model(self) -> int | None:
         return self.generator.max_passages if self.generator else None
 
     def _interrupted(self, context: _Context, error: AnswerInterruptedError) -> Answer:
@@ -281,7 +288,7 @@ class Answerer:
         cited_rank = min((_evidence_rank(q, context.evidence) for q in failed.quotes),
                          default=len(context.evidence))
         contradicted = any(re.search(r"\d", q.text) for q in failed.quotes)
-        for n in range(1, len(context.passages[:self._passages_read]) + 1):
+        for n in range(1, len(context.passages[:self._passages_for_model]) + 1):
             if n not in failed.cited:
                 check = self._check(failed.sentence, [n], context)
                 if check.supported and (not contradicted or min(

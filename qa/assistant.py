@@ -136,6 +136,12 @@ class Assistant:
         return self._on_current_build(
             lambda answerer: answerer.retriever.retrieve(query, top_k or self.settings.top_k))
 
+    def passages_read(self, question: str, history: Sequence[Turn] = ()) -> list[Passage]:
+        """The passages the answer step reads to answer ``question`` (best first): retrieval's,
+        reordered by their best sentences, and searched deeper for a period the question states.
+        Where retrieval's passages hold the answer and these do not, sentence ranking missed it."""
+        return self._on_current_build(lambda answerer: answerer.passages_read(question, history))
+
     @property
     def retriever(self) -> PassageRetriever:
         """The hybrid keyword + vector retriever over the current index."""

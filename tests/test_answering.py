@@ -43,6 +43,20 @@ def test_blair_house_date_is_november_7_citing_article_003(shared_assistant):
     assert_citations_are_verbatim(answer)
 
 
+def test_the_passages_read_are_those_holding_the_best_sentences_best_first(shared_assistant):
+    question = ("At which training center did Blinken meet separately with the two foreign "
+                "ministers on Monday, May 1, 2023?")
+    retrieved = shared_assistant.retrieve(question)
+    read = shared_assistant.passages_read(question)
+    quote = shared_assistant.ask(question).citations[0]
+    # Retrieval puts another passage first; the answer step reads the one it quotes first.
+    assert not retrieved[0].start <= quote.start < retrieved[0].end
+    assert read[0].article_id == quote.article_id and read[0].start <= quote.start < read[0].end
+    assert len(read) == shared_assistant.settings.top_k
+    with pytest.raises(InvalidQuestionError):
+        shared_assistant.passages_read("  ")
+
+
 def test_unanswerable_question_abstains_without_citations(shared_assistant):
     answer = shared_assistant.ask("What is the population of Baku?")
     assert answer.abstained

@@ -500,6 +500,8 @@ def test_a_news_set_in_rgbs_format_is_asked_and_scored(tmp_path, capsys):
         (0, "dev", True), (1, "test", True)]
     assert [r["answer_at"] for r in report["results"]] == [1, 1]  # the library holds 4 snippets
     assert report["answer_in_passages"] == {"1": 1.0, "3": 1.0, "5": 1.0, "10": 1.0, "20": 1.0}
+    assert [r["answer_read_at"] for r in report["results"]] == [1, 1]
+    assert report["answer_in_passages_read"] == 1.0
     assert report["problems"] == ["news.jsonl line 3: field 'answer' must be a string, a list "
                                   "of strings or a list of lists",
                                   "news.jsonl line 4: Expecting property name enclosed in double "
