@@ -14,6 +14,7 @@ from datetime import date
 
 from qa.answer import ABSTAIN_TEXT, Answer, Citation
 from qa.backends.base import Message, TextGenerator
+from qa.chunking import token_count
 from qa.citations import MARKER, quote_is_verbatim
 from qa.constraints import question_constraints, unmet_constraints
 from qa.dates import (
@@ -158,7 +159,7 @@ class Answerer:
         best-ranked sentences (a model backend is shown the first ``max_passages`` of them)."""
         context = self._context(validate_question(question, self.settings.max_question_chars),
                                 history)
-        return context.passages[:self._passages_for_model]
+        return self._passages_for_model(context.passages)
 
     # --- retrieval and evidence ------------------------------------------------------------
     def _context(self, question: str, history: Sequence[Turn]) -> _Context:
@@ -244,7 +245,7 @@ class Answerer:
                 published=p.published.isoformat() if p.published else "unknown",
                 text=annotate_weekdays(_passage_text(p, context.evidence, read), p.published),
             ).strip()
-            for n, p in enumerate(context.passages[:self._passages_for_model], start=1)
+            for n, p in enumerate(self._passages_for_model(context.passages), start=1)
         )
         system = load_prompt(prompts, "answer_system").strip()
         messages: list[Message] = [{"role": "system", "content": system}]
@@ -255,9 +256,23 @@ class Answerer:
             passages=shown, question=context.question).strip()})
         return messages
 
-    @property
-    def _passages_for_model(self) -> int | None:
-        return self.generator.max_passages if self.generator else None
+    def _passages_for_model(self, passages: list[Passage]) -> list[Passage]:
+        """The first of ``passages`` that the model reads: at most its ``max_passages``, and
+        within its ``passage_tokens`` budget when it has one (all of them without a model)."""
+        if self.generator is None:
+            return passages
+        chosen = passages[:self.generator.max_passages]
+        budget = self.generator.passage_tokens
+        if not budget:
+            return chosen
+        read: list[Passage] = []
+        used = 0
+        for passage in chosen:
+            used += token_count(passage.text)
+            if read and used > budget:
+                break
+            read.append(passage)
+        return read
 
     def _interrupted(self, context: _Context, error: AnswerInterruptedError) -> Answer:
         """The extractive answer, saying why, when the model stopped half-way through its
@@ -288,7 +303,7 @@ class Answerer:
         cited_rank = min((_evidence_rank(q, context.evidence) for q in failed.quotes),
                          default=len(context.evidence))
         contradicted = any(re.search(r"\d", q.text) for q in failed.quotes)
-        for n in range(1, len(context.passages[:self._passages_for_model]) + 1):
+        for n in range(1, len(self._passages_for_model(context.passages)) + 1):
             if n not in failed.cited:
                 check = self._check(failed.sentence, [n], context)
                 if check.supported and (not contradicted or min(

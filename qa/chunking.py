@@ -13,7 +13,7 @@ from qa.corpus import Article
 from qa.embedding import minilm_tokenizer
 from qa.sentences import split_sentences
 
-__all__ = ["chunk_articles", "article_metadata", "previous_chunk_id", "CHUNK_FORMAT"]
+__all__ = ["chunk_articles", "article_metadata", "previous_chunk_id", "token_count", "CHUNK_FORMAT"]
 
 # Chunk metadata keys, read back by retrieval and citations.
 ARTICLE_ID, TITLE, PUBLISHED = "article_id", "title", "published"
@@ -54,6 +54,11 @@ def _count_tokens() -> Callable[[str], list[int]]:
     tokenizer.no_padding()
     tokenizer.no_truncation()
     return lambda text: tokenizer.encode(text, add_special_tokens=False).ids
+
+
+def token_count(text: str) -> int:
+    """The length of ``text`` in the tokens chunk sizes are counted in (MiniLM's WordPiece)."""
+    return len(_count_tokens()(text))
 
 
 def chunk_articles(articles: list[Article], chunk_size: int, chunk_overlap: int) -> list[TextNode]:

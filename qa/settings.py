@@ -169,11 +169,18 @@ class Settings(BaseSettings):
     local_threads: int = Field(
         default=0, ge=0, description="CPU threads for llama.cpp (0 = every CPU this process may use).")
     local_passages: int = Field(
-        default=1, ge=1, le=50,
-        description="Of the top_k passages, how many the local model reads (the best first): on "
-        "the CPU each costs 1-2 s of prompt time before the first word. Qwen 1.5B, 2 cores, "
-        "one run each: seeds test split 0.889 right with 1 passage, 0.857 with 2; first "
-        "streamed text p50 1.9 s against 3.7 s (evals/README.md).",
+        default=5, ge=1, le=50,
+        description="Of the top_k passages, the most the local model reads (the best first); "
+        "local_passage_tokens decides how many of them fit.",
+    )
+    local_passage_tokens: int = Field(
+        default=128, ge=0,
+        description="Of its local_passages, the local model reads the best whose text fits this "
+        "many tokens (MiniLM's, as chunk_size counts), and always the first; 0: no budget. On "
+        "the CPU reading is what delays the first word: 128, one full chunk, is one passage of "
+        "long articles (every question of the seed splits) and three or four news snippets. "
+        "Qwen 1.5B, 2 cores: RGB en_fact dev half 0.80 right against 0.72 with one passage, "
+        "p50 4.2 s against 2.1 s; five passages 0.82 at p50 6.1 s (evals/README.md).",
     )
     local_passage_sentences: int = Field(
         default=0, ge=0,

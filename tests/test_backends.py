@@ -94,7 +94,7 @@ def test_the_embedder_does_not_change_what_the_local_model_writes(seed_index_dir
 
 def test_local_model_reads_only_its_best_passages(seed_index_dir):
     assistant = Assistant(data_dir=seed_index_dir, backend="local", local_model="smollm2-135m",
-                          top_k=5, local_passages=2)
+                          top_k=5, local_passages=2, local_passage_tokens=0)
     answerer = assistant._answerer
     context = answerer._context(BLAIR_HOUSE, [])
     prompt = answerer._messages(context, [])[-1]["content"]
@@ -106,9 +106,27 @@ def test_local_model_reads_only_its_best_passages(seed_index_dir):
     assert_citations_are_verbatim(answer)
 
 
+def test_local_model_reads_the_best_passages_that_fit_its_token_budget(seed_index_dir):
+    from qa.chunking import token_count
+
+    assistant = Assistant(data_dir=seed_index_dir, backend="local", local_model="smollm2-135m",
+                          top_k=5, local_passages=5, local_passage_tokens=0)
+    every = [p.chunk_id for p in assistant.passages_read(BLAIR_HOUSE)]
+    assert len(every) == 5
+    sizes = [token_count(p.text) for p in assistant.passages_read(BLAIR_HOUSE)]
+    two = assistant.using(local_passage_tokens=sizes[0] + sizes[1])
+    assert [p.chunk_id for p in two.passages_read(BLAIR_HOUSE)] == every[:2]
+    answerer = two._answerer
+    prompt = answerer._messages(answerer._context(BLAIR_HOUSE, []), [])[-1]["content"]
+    assert "[2] " in prompt and "[3] " not in prompt
+    # The best passage is read whatever its length.
+    tiny = assistant.using(local_passage_tokens=1)
+    assert [p.chunk_id for p in tiny.passages_read(BLAIR_HOUSE)] == every[:1]
+
+
 def test_local_model_may_read_only_the_best_sentences(seed_index_dir):
     whole = Assistant(data_dir=seed_index_dir, backend="local", local_model="smollm2-135m",
-                      local_passages=2)
+                      local_passages=2, local_passage_tokens=0)
     best = whole.using(local_passage_sentences=1)
     context = whole._answerer._context(BLAIR_HOUSE, [])
     whole_prompt = whole._answerer._messages(context, [])[-1]["content"]

@@ -23,6 +23,9 @@ class TextGenerator(ABC):
     name: str = ""
     max_passages: int | None = None
     """How many of the answer step's passages the model reads (None: all of them)."""
+    passage_tokens: int = 0
+    """When > 0, of those passages the model reads the best while their text (counted in the
+    chunker's tokens) fits this budget, and always the first; 0: no budget."""
     passage_sentences: int = 0
     """When > 0, each passage the model reads holds only its sentences among this many
     best-ranked evidence sentences; 0: whole passages."""

@@ -84,6 +84,7 @@ class LocalGenerator(TextGenerator):
         self._llama, self._lock = _LOADED[key]
         self._max_tokens = settings.max_answer_tokens
         self.max_passages = settings.local_passages
+        self.passage_tokens = settings.local_passage_tokens
         self.passage_sentences = settings.local_passage_sentences
         self._temperature = settings.temperature
 
