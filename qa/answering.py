@@ -80,6 +80,7 @@ class _Context:
     answerable: bool
     notes: list[str] = field(default_factory=list)
     quotable: bool = True  # the best sentence itself answers: the extractive answer may be given
+    read: list[Passage] = field(default_factory=list)  # of the passages, those a model is shown
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -156,10 +157,9 @@ class Answerer:
 
     def passages_read(self, question: str, history: Sequence[Turn] = ()) -> list[Passage]:
         """The passages the answer step reads for ``question``, best first: those holding its
-        best-ranked sentences (a model backend is shown the first ``max_passages`` of them)."""
-        context = self._context(validate_question(question, self.settings.max_question_chars),
-                                history)
-        return self._passages_for_model(context.passages)
+        best-ranked sentences (with a model, those of them the model is shown)."""
+        return self._context(validate_question(question, self.settings.max_question_chars),
+                             history).read
 
     # --- retrieval and evidence ------------------------------------------------------------
     def _context(self, question: str, history: Sequence[Turn]) -> _Context:
@@ -209,7 +209,8 @@ class Answerer:
         answerable = (self.ranker.relevant(profile, evidence) if self.generator is not None
                       else quotable)
         shown = _best_passages(_meeting_period(pool, profile), evidence, self.settings.top_k)
-        return _Context(question, profile, shown, evidence, answerable, notes, quotable)
+        return _Context(question, profile, shown, evidence, answerable, notes, quotable,
+                        self._passages_for_model(shown))
 
     # --- extractive ------------------------------------------------------------------------
     def _extractive(self, context: _Context, repaired: bool = False,
@@ -245,7 +246,7 @@ class Answerer:
                 published=p.published.isoformat() if p.published else "unknown",
                 text=annotate_weekdays(_passage_text(p, context.evidence, read), p.published),
             ).strip()
-            for n, p in enumerate(self._passages_for_model(context.passages), start=1)
+            for n, p in enumerate(context.read, start=1)
         )
         system = load_prompt(prompts, "answer_system").strip()
         messages: list[Message] = [{"role": "system", "content": system}]
@@ -303,7 +304,7 @@ class Answerer:
         cited_rank = min((_evidence_rank(q, context.evidence) for q in failed.quotes),
                          default=len(context.evidence))
         contradicted = any(re.search(r"\d", q.text) for q in failed.quotes)
-        for n in range(1, len(self._passages_for_model(context.passages)) + 1):
+        for n in range(1, len(context.read) + 1):
             if n not in failed.cited:
                 check = self._check(failed.sentence, [n], context)
                 if check.supported and (not contradicted or min(
