@@ -18,13 +18,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
+import sys
 import time
 from datetime import date
 from pathlib import Path
 
 import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make ``evals`` importable from the repo root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from evals.machine import cpu_name  # noqa: E402
 
 
 def chunks(chunk_size: int, repeat: int) -> list[str]:
@@ -107,19 +112,10 @@ def main() -> None:
               f"cosine to fp32: mean {agreement.mean():.4f}, min {agreement.min():.4f}")
     if args.out:
         args.out.write_text(json.dumps({
-            "date": date.today().isoformat(), "cpu": _cpu_model(), "usable_cpus": usable_cpus(),
+            "date": date.today().isoformat(), "cpu": cpu_name(), "usable_cpus": usable_cpus(),
             "chunks": len(texts), "chunk_size": args.chunk_size, "rounds": args.rounds,
             "load_average": os.getloadavg(), "baseline": base_name, "contenders": figures,
         }, indent=1))
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
-            return next((line.split(":", 1)[1].strip() for line in cpuinfo
-                         if line.startswith("model name")), platform.processor())
-    except OSError:
-        return platform.processor()
 
 
 if __name__ == "__main__":

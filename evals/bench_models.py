@@ -32,6 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run as a script from a checkout
 
+from evals.machine import cpu_name  # noqa: E402
 from qa.backends.catalogue import CATALOGUE, LocalModel  # noqa: E402
 
 QUESTIONS = HERE / "questions.jsonl"
@@ -176,13 +177,6 @@ def measure(name: str, data_dir: Path, questions: int, threads: int, split: str,
     }
     return [{**shared, "variant": label, "overrides": overrides, **results[label]}
             for label, overrides in variants]
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "an unknown CPU"
 
 
 def report(rows: list[dict], args: argparse.Namespace) -> str:
