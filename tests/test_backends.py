@@ -111,9 +111,10 @@ def test_local_model_reads_the_best_passages_that_fit_its_token_budget(seed_inde
 
     assistant = Assistant(data_dir=seed_index_dir, backend="local", local_model="smollm2-135m",
                           top_k=5, local_passages=5, local_passage_tokens=0)
-    every = [p.chunk_id for p in assistant.passages_read(BLAIR_HOUSE)]
+    read = assistant.passages_read(BLAIR_HOUSE)
+    every = [p.chunk_id for p in read]
     assert len(every) == 5
-    sizes = [token_count(p.text) for p in assistant.passages_read(BLAIR_HOUSE)]
+    sizes = [token_count(p.text) for p in read]
     two = assistant.using(local_passage_tokens=sizes[0] + sizes[1])
     assert [p.chunk_id for p in two.passages_read(BLAIR_HOUSE)] == every[:2]
     answerer = two._answerer
